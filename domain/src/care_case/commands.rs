@@ -1,0 +1,283 @@
+//! Commands on a care case, as the HTTP layer and the importer send them.
+//!
+//! Commands carry what the worker typed: ID numbers and region codes arrive
+//! as text and are validated by the aggregate, so that a typing error comes
+//! back as a [`CaseError`](super::CaseError) with a Chinese explanation rather
+//! than as a JSON decoding failure.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::vocabulary::{
+    ActionLine, CareCategory, CloseReason, Department, Gender, HelpArrangement,
+    IdentificationChannel, OutcomeAchievement, RiskFactor, RiskLevel, ServiceType, VisitMethod,
+};
+
+/// A command together with the facts from outside that deciding needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseCommand {
+    /// Today's date in Asia/Shanghai, supplied by the caller because the
+    /// domain reads no clock. Dates after it are refused as "in the future".
+    pub today: NaiveDate,
+    pub action: CaseAction,
+}
+
+impl CaseCommand {
+    pub fn new(today: NaiveDate, action: impl Into<CaseAction>) -> Self {
+        CaseCommand {
+            today,
+            action: action.into(),
+        }
+    }
+}
+
+/// What the worker asks to be done, one variant per command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CaseAction {
+    OpenCase(OpenCase),
+    ChangeCategories(ChangeCategories),
+    RecordProfile(RecordProfile),
+    AssessRisk(AssessRisk),
+    AssignCaregiver(AssignCaregiver),
+    ReleaseCaregiver(ReleaseCaregiver),
+    RecordVisit(RecordVisit),
+    RecordService(RecordService),
+    MakeReferral(MakeReferral),
+    ResolveReferral(ResolveReferral),
+    RecordOutcome(RecordOutcome),
+    TransferCase(TransferCase),
+    CloseCase(CloseCase),
+    ReopenCase(ReopenCase),
+    CorrectEntry(CorrectEntry),
+    ErasePersonalData(ErasePersonalData),
+}
+
+/// 建档: opens the file of one cared-for person (一人一档).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenCase {
+    pub name: String,
+    pub gender: Gender,
+    pub birth_date: NaiveDate,
+    /// 18-character 居民身份证号码; checked against `birth_date` and `gender`.
+    pub id_number: String,
+    pub phone: String,
+    pub address: String,
+    /// 12-digit 统计用区划代码 of where the person lives.
+    pub residence_region: String,
+    pub categories: Vec<CareCategory>,
+    pub identified_via: IdentificationChannel,
+    pub risk_level: RiskLevel,
+    /// The organization responsible for the case, if one is already chosen.
+    #[serde(default)]
+    pub organization_id: Option<Uuid>,
+    pub opened_on: NaiveDate,
+}
+
+/// 变更关爱对象类别.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeCategories {
+    #[serde(default)]
+    pub added: Vec<CareCategory>,
+    #[serde(default)]
+    pub removed: Vec<CareCategory>,
+    pub reason: String,
+    pub effective_on: NaiveDate,
+}
+
+/// 登记台账 (助老敲门台账): the person's circumstances as found.
+/// Text fields may be left empty when not yet known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordProfile {
+    /// 经济来源.
+    #[serde(default)]
+    pub economic_source: String,
+    /// 家庭结构.
+    #[serde(default)]
+    pub family_structure: String,
+    /// 健康状况 (sealed at rest).
+    #[serde(default)]
+    pub health: String,
+    /// 照料情况 (sealed at rest: it usually reveals health).
+    #[serde(default)]
+    pub care_situation: String,
+    pub lives_alone: bool,
+    pub monthly_income_fen: i64,
+    /// Free notes (sealed at rest).
+    #[serde(default)]
+    pub notes: String,
+    pub recorded_on: NaiveDate,
+}
+
+/// 风险评估.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessRisk {
+    pub level: RiskLevel,
+    #[serde(default)]
+    pub factors: Vec<RiskFactor>,
+    pub assessed_on: NaiveDate,
+}
+
+/// 包户 / 结对: a worker of an organization starts looking after the person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignCaregiver {
+    pub organization_id: Uuid,
+    pub worker_id: Uuid,
+    pub arrangement: HelpArrangement,
+    pub started_on: NaiveDate,
+}
+
+/// Ends a caregiver's assignment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseCaregiver {
+    pub organization_id: Uuid,
+    pub worker_id: Uuid,
+    pub ended_on: NaiveDate,
+    pub reason: String,
+}
+
+/// 走访记录.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordVisit {
+    /// The local (Asia/Shanghai) date of the visit.
+    pub visited_on: NaiveDate,
+    /// Workers or volunteers who made the visit.
+    pub visitor_ids: Vec<Uuid>,
+    pub method: VisitMethod,
+    pub minutes: u32,
+    /// What was found, without health details (those go in `wellbeing_notes`).
+    pub findings: String,
+    /// Physical and mental wellbeing (sealed at rest).
+    #[serde(default)]
+    pub wellbeing_notes: String,
+    pub follow_up_needed: bool,
+}
+
+/// 服务记录.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordService {
+    pub delivered_on: NaiveDate,
+    pub service_types: Vec<ServiceType>,
+    /// The campaign the service belongs to, if any.
+    #[serde(default)]
+    pub action_line: Option<ActionLine>,
+    pub provider_organization_id: Uuid,
+    /// 参与人数 (志愿者 and staff), for the 人次 in the statistics table.
+    pub volunteers: u32,
+    pub minutes: u32,
+    /// 投入资金, in fen.
+    pub money_fen: i64,
+    /// 物资折款, in fen.
+    pub material_value_fen: i64,
+    pub description: String,
+}
+
+/// 部门转介.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MakeReferral {
+    /// Chosen by the caller (a UUID v7) so that the referral can be resolved later.
+    pub referral_id: Uuid,
+    pub department: Department,
+    pub reason: String,
+    pub referred_on: NaiveDate,
+}
+
+/// Records the department's answer to a referral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolveReferral {
+    pub referral_id: Uuid,
+    pub answer: String,
+    pub resolved_on: NaiveDate,
+}
+
+/// 成效评价 — 成效让群众评价: the person's own judgement is part of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordOutcome {
+    pub goal: String,
+    pub achievement: OutcomeAchievement,
+    /// 满意度, 1 (very dissatisfied) to 5 (very satisfied).
+    pub satisfaction: u8,
+    /// The person's own words, if they said any.
+    #[serde(default)]
+    pub own_words: String,
+    pub evaluated_on: NaiveDate,
+}
+
+/// 档案转移: to another region and/or another responsible organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferCase {
+    /// The new 12-digit region code, or `None` to keep the current one.
+    #[serde(default)]
+    pub new_region: Option<String>,
+    /// The new responsible organization, or `None` to keep the current one.
+    #[serde(default)]
+    pub new_organization_id: Option<Uuid>,
+    pub reason: String,
+    pub transferred_on: NaiveDate,
+}
+
+/// 结案.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloseCase {
+    pub reason: CloseReason,
+    /// Required when the reason is [`CloseReason::Other`].
+    #[serde(default)]
+    pub note: String,
+    pub closed_on: NaiveDate,
+}
+
+/// 重新开案.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReopenCase {
+    pub reason: String,
+    pub reopened_on: NaiveDate,
+}
+
+/// 更正: records corrected values for an earlier event; the event itself is
+/// never edited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrectEntry {
+    /// The stream version (1-based) of the event being corrected.
+    pub corrected_version: u64,
+    /// Payload field names of that event with their corrected values.
+    pub corrected_fields: Map<String, Value>,
+    pub reason: String,
+}
+
+/// 删除个人信息 (个人信息保护法 第47条): destroys the person's data key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErasePersonalData {
+    pub legal_basis: String,
+}
+
+macro_rules! action_from_command {
+    ($($command:ident),+ $(,)?) => {
+        $(
+            impl From<$command> for CaseAction {
+                fn from(command: $command) -> Self {
+                    CaseAction::$command(command)
+                }
+            }
+        )+
+    };
+}
+
+action_from_command!(
+    OpenCase,
+    ChangeCategories,
+    RecordProfile,
+    AssessRisk,
+    AssignCaregiver,
+    ReleaseCaregiver,
+    RecordVisit,
+    RecordService,
+    MakeReferral,
+    ResolveReferral,
+    RecordOutcome,
+    TransferCase,
+    CloseCase,
+    ReopenCase,
+    CorrectEntry,
+    ErasePersonalData,
+);
