@@ -1,1 +1,24 @@
-//! infra
+//! Infrastructure of shouwang: the sqlx event store for SQLite and
+//! PostgreSQL, the personal-data vault, the hash chain, upcasting and the
+//! command bus.
+
+pub mod aggregate_store;
+pub mod chain;
+pub mod command_bus;
+pub mod db;
+pub mod error;
+pub mod store;
+pub mod upcast;
+pub mod vault;
+pub mod verify;
+
+pub use aggregate_store::{SqlAggregateContext, SqlEventStore};
+pub use command_bus::{
+    CommandBus, CommandError, CommandMetadata, CommandReceipt, IdempotentCommand,
+};
+pub use db::{Backend, Database};
+pub use error::StoreError;
+pub use store::{AsOf, FeedCursor, PersonalDataMode, RecordedEvent, Store};
+pub use upcast::Upcasters;
+pub use vault::{MasterKey, MasterKeySource};
+pub use verify::{BrokenLink, VerifyReport, verify_chains};

@@ -1,0 +1,290 @@
+//! cqrs-es's `EventStore` for one aggregate type, over the shared [`Store`].
+//!
+//! Unlike cqrs-es's `PersistedEventStore`, the snapshot is taken from the
+//! context's aggregate exactly as handed over: `EventSink::write` has already
+//! applied the new events to it, so applying them again would double-count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore,
+};
+use serde_json::Value;
+use shouwang_domain::PersonalData;
+
+use crate::error::StoreError;
+use crate::store::{Append, AppendOutcome, AsOf, NewEvent, PersonalDataMode, RecordedEvent, Store};
+
+/// Metadata keys the store itself interprets.
+pub mod metadata_keys {
+    pub const COMMAND_ID: &str = "command_id";
+    pub const COMMAND_FINGERPRINT: &str = "command_fingerprint";
+}
+
+/// The event store for aggregate type `A`.
+#[derive(Debug)]
+pub struct SqlEventStore<A> {
+    store: Store,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for SqlEventStore<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            aggregate: PhantomData,
+        }
+    }
+}
+
+/// The aggregate as loaded, with the version the next append must follow.
+#[derive(Debug)]
+pub struct SqlAggregateContext<A> {
+    pub stream_id: String,
+    pub version: u64,
+    pub aggregate: A,
+}
+
+impl<A: Aggregate> AggregateContext<A> for SqlAggregateContext<A> {
+    fn aggregate(&mut self) -> &mut A {
+        &mut self.aggregate
+    }
+}
+
+pub(crate) fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError<E> {
+    match error {
+        StoreError::Conflict { .. } => AggregateError::AggregateConflict,
+        StoreError::Connection(_) | StoreError::Database(_) => {
+            AggregateError::DatabaseConnectionError(Box::new(error))
+        }
+        StoreError::Serialization { .. } | StoreError::Upcast(_) => {
+            AggregateError::DeserializationError(Box::new(error))
+        }
+        other => AggregateError::UnexpectedError(Box::new(other)),
+    }
+}
+
+/// Splits a serialized externally tagged event into (variant name, fields).
+fn split_tagged(value: Value) -> Result<(String, Value), StoreError> {
+    match value {
+        Value::String(variant) => Ok((variant, Value::Null)),
+        Value::Object(map) if map.len() == 1 => {
+            let (variant, inner) = map.into_iter().next().expect("one entry");
+            Ok((variant, inner))
+        }
+        other => Err(StoreError::Upcast(format!(
+            "事件必须序列化为带类型标签的对象，实际为 {other}"
+        ))),
+    }
+}
+
+fn schema_version_of<E: DomainEvent>(event: &E) -> Result<i32, StoreError> {
+    event.event_version().parse().map_err(|_| {
+        StoreError::Upcast(format!(
+            "{} 的版本号 {} 不是整数",
+            event.event_type(),
+            event.event_version()
+        ))
+    })
+}
+
+pub(crate) fn new_event<E: DomainEvent + PersonalData>(event: &E) -> Result<NewEvent, StoreError> {
+    let value = serde_json::to_value(event)
+        .map_err(|e| StoreError::serialization(event.event_type(), e))?;
+    let (event_type, payload) = split_tagged(value)?;
+    Ok(NewEvent {
+        event_type,
+        schema_version: schema_version_of(event)?,
+        payload,
+        sealed_fields: event.sealed_fields(),
+        blind_index_terms: event.blind_index_terms(),
+        erases_personal_data: event.erases_personal_data(),
+    })
+}
+
+impl<A> SqlEventStore<A>
+where
+    A: Aggregate,
+    A::Event: PersonalData,
+{
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            aggregate: PhantomData,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn envelope(event: RecordedEvent) -> Result<EventEnvelope<A>, StoreError> {
+        let payload: A::Event = event.decode()?;
+        let mut metadata: HashMap<String, String> = event.metadata.into_iter().collect();
+        metadata.insert("position".to_owned(), event.position.to_string());
+        metadata.insert(
+            "recorded_at".to_owned(),
+            crate::store::format_instant(event.recorded_at),
+        );
+        Ok(EventEnvelope {
+            aggregate_id: event.stream_id,
+            sequence: usize::try_from(event.stream_version).unwrap_or(usize::MAX),
+            payload,
+            metadata,
+        })
+    }
+
+    /// Loads the aggregate for deciding a command: snapshot plus tail,
+    /// personal data withheld.
+    pub async fn load_for_decision(
+        &self,
+        stream_id: &str,
+    ) -> Result<SqlAggregateContext<A>, StoreError> {
+        let (mut aggregate, mut version) = match self.store.load_snapshot(stream_id).await? {
+            Some(snapshot) => {
+                let state: A = serde_json::from_str(&snapshot.state)
+                    .map_err(|e| StoreError::serialization(format!("snapshot {stream_id}"), e))?;
+                (state, snapshot.stream_version)
+            }
+            None => (A::default(), 0),
+        };
+        for event in self
+            .store
+            .load_stream(stream_id, version, PersonalDataMode::Withhold)
+            .await?
+        {
+            version = event.stream_version;
+            aggregate.apply(event.decode()?);
+        }
+        Ok(SqlAggregateContext {
+            stream_id: stream_id.to_owned(),
+            version,
+            aggregate,
+        })
+    }
+
+    /// The aggregate as it was at a version or time, replayed from the events
+    /// alone (no snapshot), with its version.
+    pub async fn load_as_of(&self, stream_id: &str, as_of: AsOf) -> Result<(A, u64), StoreError> {
+        let mut aggregate = A::default();
+        let mut version = 0;
+        for event in self
+            .store
+            .load_stream_as_of(stream_id, as_of, PersonalDataMode::Withhold)
+            .await?
+        {
+            version = event.stream_version;
+            aggregate.apply(event.decode()?);
+        }
+        Ok((aggregate, version))
+    }
+
+    /// Every event of the stream with personal data revealed.
+    pub async fn history(&self, stream_id: &str) -> Result<Vec<EventEnvelope<A>>, StoreError> {
+        self.store
+            .load_stream(stream_id, 0, PersonalDataMode::Reveal)
+            .await?
+            .into_iter()
+            .map(Self::envelope)
+            .collect()
+    }
+
+    async fn append_events(
+        &self,
+        events: Vec<A::Event>,
+        context: SqlAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, StoreError> {
+        let new_events = events
+            .iter()
+            .map(new_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let count = new_events.len() as u64;
+        let snapshot = if self.store.snapshot_due(context.version, count) {
+            Some(
+                serde_json::to_string(&context.aggregate)
+                    .map_err(|e| StoreError::serialization("snapshot", e))?,
+            )
+        } else {
+            None
+        };
+        let mut stored_metadata: BTreeMap<String, String> = metadata.into_iter().collect();
+        let command_id = stored_metadata.remove(metadata_keys::COMMAND_ID);
+        let fingerprint = stored_metadata
+            .remove(metadata_keys::COMMAND_FINGERPRINT)
+            .unwrap_or_default();
+        if let Some(command_id) = &command_id {
+            // Kept on every event so the audit trail names the command.
+            stored_metadata.insert(metadata_keys::COMMAND_ID.to_owned(), command_id.clone());
+        }
+        let outcome = self
+            .store
+            .append(Append {
+                stream_type: A::TYPE,
+                stream_id: &context.stream_id,
+                expected_version: context.version,
+                events: new_events,
+                metadata: stored_metadata.clone(),
+                command: command_id.map(|id| (id, fingerprint)),
+                snapshot,
+            })
+            .await?;
+        let appended = match outcome {
+            AppendOutcome::Appended(appended) => appended,
+            // The command bus reads the first result from the idempotency table.
+            AppendOutcome::DuplicateCommand => return Ok(Vec::new()),
+        };
+        Ok(events
+            .into_iter()
+            .zip(appended)
+            .map(|(payload, stored)| {
+                let mut metadata: HashMap<String, String> =
+                    stored_metadata.clone().into_iter().collect();
+                metadata.insert("position".to_owned(), stored.position.to_string());
+                metadata.insert("recorded_at".to_owned(), stored.recorded_at);
+                EventEnvelope {
+                    aggregate_id: context.stream_id.clone(),
+                    sequence: usize::try_from(stored.stream_version).unwrap_or(usize::MAX),
+                    payload,
+                    metadata,
+                }
+            })
+            .collect())
+    }
+}
+
+impl<A> EventStore<A> for SqlEventStore<A>
+where
+    A: Aggregate,
+    A::Event: PersonalData,
+{
+    type AC = SqlAggregateContext<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        self.history(aggregate_id).await.map_err(to_aggregate_error)
+    }
+
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Self::AC, AggregateError<A::Error>> {
+        self.load_for_decision(aggregate_id)
+            .await
+            .map_err(to_aggregate_error)
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: Self::AC,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        self.append_events(events, context, metadata)
+            .await
+            .map_err(to_aggregate_error)
+    }
+}

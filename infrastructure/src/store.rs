@@ -1,0 +1,778 @@
+//! The event store: one behaviour on SQLite and PostgreSQL.
+//!
+//! [`Store`] is the untyped core (append, load, feed, snapshots, as-of);
+//! [`crate::SqlEventStore`] adapts it to cqrs-es for one aggregate type.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::chain::{ChainedFields, GENESIS, link_hash};
+use crate::db::{Backend, Database};
+use crate::error::{StoreError, is_unique_violation};
+use crate::upcast::Upcasters;
+use crate::vault::{DataKey, MasterKey};
+use crate::with_pool;
+
+/// Stored in place of a sealed field inside the clear payload, so the stored
+/// text says honestly that a value exists and is sealed.
+const SEALED_MARKER: &str = "sealed";
+
+/// How reads treat sealed personal fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonalDataMode {
+    /// Decrypt them (or mark them erased when the key is gone).
+    Reveal,
+    /// Leave them closed: they read as erased. Aggregates decide without
+    /// personal data, so loading them for a command never decrypts anything.
+    Withhold,
+}
+
+/// Position in the global feed. On PostgreSQL the feed is ordered by the
+/// writing transaction id, then position (docs/adr/0001); on SQLite `txid` is
+/// always 0 and position alone orders it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeedCursor {
+    pub txid: i64,
+    pub position: i64,
+}
+
+impl FeedCursor {
+    pub const START: FeedCursor = FeedCursor {
+        txid: 0,
+        position: 0,
+    };
+}
+
+/// One event as read back: unsealed (per the mode) and upcast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub position: i64,
+    pub txid: i64,
+    pub stream_type: String,
+    pub stream_id: String,
+    pub stream_version: u64,
+    pub event_type: String,
+    /// Schema version after upcasting.
+    pub schema_version: i32,
+    /// The variant's fields (`null` for a variant without fields).
+    pub payload: Value,
+    pub metadata: BTreeMap<String, String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor {
+            txid: self.txid,
+            position: self.position,
+        }
+    }
+
+    /// Decodes into the typed (externally tagged) event enum.
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, StoreError> {
+        let tagged = match &self.payload {
+            Value::Null => Value::String(self.event_type.clone()),
+            inner => {
+                let mut map = Map::with_capacity(1);
+                map.insert(self.event_type.clone(), inner.clone());
+                Value::Object(map)
+            }
+        };
+        serde_json::from_value(tagged).map_err(|e| {
+            StoreError::serialization(
+                format!(
+                    "{} {} v{}",
+                    self.event_type, self.stream_id, self.stream_version
+                ),
+                e,
+            )
+        })
+    }
+}
+
+/// An event about to be appended, already serialized.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    /// The variant's fields (`null` for a variant without fields).
+    pub payload: Value,
+    pub sealed_fields: &'static [&'static str],
+    pub blind_index_terms: Vec<(&'static str, String)>,
+    pub erases_personal_data: bool,
+}
+
+/// What the idempotency table remembers about a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub command_id: String,
+    pub stream_type: String,
+    pub stream_id: String,
+    pub fingerprint: String,
+    pub first_version: Option<u64>,
+    pub last_version: Option<u64>,
+    pub first_position: Option<i64>,
+    pub last_position: Option<i64>,
+}
+
+/// An append request for one stream.
+#[derive(Debug, Clone)]
+pub struct Append<'a> {
+    pub stream_type: &'a str,
+    pub stream_id: &'a str,
+    /// The version the writer decided on; the append fails with a conflict if
+    /// the stream has moved on since.
+    pub expected_version: u64,
+    pub events: Vec<NewEvent>,
+    pub metadata: BTreeMap<String, String>,
+    /// `(command id, fingerprint)` for the idempotency table.
+    pub command: Option<(String, String)>,
+    /// The aggregate state after these events, when a snapshot is due.
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub position: i64,
+    pub txid: i64,
+    pub stream_version: u64,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended(Vec<AppendedEvent>),
+    /// The command id was already recorded (by an earlier try or a concurrent
+    /// retry); nothing was written.
+    DuplicateCommand,
+}
+
+/// A stored snapshot of an aggregate.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub stream_version: u64,
+    pub state: String,
+}
+
+/// A point in a stream's history for as-of loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Version(u64),
+    Time(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct StoredRow {
+    pub position: i64,
+    pub txid: i64,
+    pub stream_type: String,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: String,
+    pub sealed: Option<Vec<u8>>,
+    pub metadata: String,
+    pub recorded_at: String,
+    pub hash: Vec<u8>,
+}
+
+impl StoredRow {
+    pub(crate) fn chained_fields(&self) -> ChainedFields<'_> {
+        ChainedFields {
+            stream_type: &self.stream_type,
+            stream_id: &self.stream_id,
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            payload: &self.payload,
+            sealed: self.sealed.as_deref(),
+            metadata: &self.metadata,
+            recorded_at: &self.recorded_at,
+        }
+    }
+}
+
+macro_rules! event_columns {
+    () => {
+        "position, txid, stream_type, stream_id, stream_version, event_type, schema_version, \
+         payload, sealed, metadata, recorded_at, hash"
+    };
+}
+pub(crate) use event_columns;
+
+const SELECT_STREAM_AFTER: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version"
+);
+const SELECT_STREAM_UNTIL_VERSION: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE stream_id = $1 AND stream_version <= $2 ORDER BY stream_version"
+);
+const SELECT_STREAM_UNTIL_TIME: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY stream_version"
+);
+const SELECT_FEED_SQLITE: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+);
+// Only transactions older than every running one are visible to the feed, so
+// a reader can never pass an event that commits later (docs/adr/0001).
+const SELECT_FEED_POSTGRES: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE (txid, position) > ($1, $2) \
+       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+     ORDER BY txid, position LIMIT $3"
+);
+const INSERT_EVENT: &str = "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
+     schema_version, payload, sealed, metadata, recorded_at, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position, txid";
+const SELECT_HASH_AT: &str = "SELECT hash FROM events WHERE stream_id = $1 AND stream_version = $2";
+const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
+const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (stream_id) DO NOTHING";
+const ERASE_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at, erased_at) \
+     VALUES ($1, NULL, $2, $2) \
+     ON CONFLICT (stream_id) DO UPDATE SET wrapped_key = NULL, erased_at = excluded.erased_at";
+const INSERT_BLIND_INDEX: &str = "INSERT INTO blind_index (kind, digest, stream_id) VALUES ($1, $2, $3) \
+     ON CONFLICT DO NOTHING";
+const DELETE_BLIND_INDEX: &str = "DELETE FROM blind_index WHERE stream_id = $1";
+const SELECT_BLIND_INDEX: &str =
+    "SELECT stream_id FROM blind_index WHERE kind = $1 AND digest = $2 ORDER BY stream_id";
+const UPSERT_SNAPSHOT: &str = "INSERT INTO snapshots (stream_id, stream_type, stream_version, state, taken_at) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, \
+       state = excluded.state, taken_at = excluded.taken_at \
+     WHERE snapshots.stream_version < excluded.stream_version";
+const SELECT_SNAPSHOT: &str = "SELECT stream_version, state FROM snapshots WHERE stream_id = $1";
+const INSERT_COMMAND: &str = "INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, \
+     first_version, last_version, first_position, last_position, recorded_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (command_id) DO NOTHING";
+const SELECT_COMMAND: &str = "SELECT command_id, stream_type, stream_id, fingerprint, first_version, \
+     last_version, first_position, last_position FROM commands WHERE command_id = $1";
+const SELECT_STREAM_VERSION: &str =
+    "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = $1";
+
+/// The untyped event store shared by every aggregate type.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Database,
+    master: MasterKey,
+    upcasters: Upcasters,
+    snapshot_every: u64,
+}
+
+/// Formats an instant the way it is stored: fixed width, so text order is
+/// time order.
+pub fn format_instant(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Configuration(format!("存储的时间 {text} 无法解析：{e}")))
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    pub fn new(db: Database, master: MasterKey) -> Self {
+        Self {
+            db,
+            master,
+            upcasters: Upcasters::new(),
+            snapshot_every: 100,
+        }
+    }
+
+    /// Takes a snapshot whenever a stream crosses a multiple of `every`
+    /// events; 0 disables snapshots.
+    pub fn with_snapshot_every(mut self, every: u64) -> Self {
+        self.snapshot_every = every;
+        self
+    }
+
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
+    pub fn snapshot_every(&self) -> u64 {
+        self.snapshot_every
+    }
+
+    /// True when appending `count` events after `from_version` crosses a
+    /// snapshot boundary.
+    pub fn snapshot_due(&self, from_version: u64, count: u64) -> bool {
+        self.snapshot_every > 0
+            && count > 0
+            && from_version / self.snapshot_every != (from_version + count) / self.snapshot_every
+    }
+
+    /// Appends events to one stream in one transaction: optimistic version
+    /// check, sealing, hash chain, blind index, erasure, snapshot and the
+    /// idempotency record all commit together or not at all.
+    pub async fn append(&self, append: Append<'_>) -> Result<AppendOutcome, StoreError> {
+        let _write_guard = match &self.db {
+            Database::Sqlite { write_lock, .. } => Some(write_lock.lock().await),
+            Database::Postgres { .. } => None,
+        };
+        with_pool!(&self.db, pool => {
+            let mut tx = match self.db.backend() {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => pool.begin().await?,
+            };
+            let now = format_instant(Utc::now());
+            let stream_id = append.stream_id;
+
+            let mut previous_hash: Vec<u8> = GENESIS.to_vec();
+            if append.expected_version > 0 {
+                let hash: Option<Vec<u8>> = sqlx::query_scalar(SELECT_HASH_AT)
+                    .bind(stream_id)
+                    .bind(to_i64(append.expected_version))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                previous_hash = hash.ok_or_else(|| StoreError::Conflict {
+                    stream_id: stream_id.to_owned(),
+                    version: append.expected_version,
+                })?;
+            }
+
+            let needs_key = append.events.iter().any(|e| !e.sealed_fields.is_empty());
+            let data_key = if needs_key {
+                let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar(SELECT_DATA_KEY)
+                    .bind(stream_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match wrapped {
+                    Some(Some(wrapped)) => Some(self.master.unwrap_key(stream_id, &wrapped)?),
+                    Some(None) => {
+                        return Err(StoreError::PersonalDataErased {
+                            stream_id: stream_id.to_owned(),
+                        });
+                    }
+                    None => {
+                        let key = DataKey::generate();
+                        let inserted = sqlx::query(INSERT_DATA_KEY)
+                            .bind(stream_id)
+                            .bind(self.master.wrap(stream_id, &key)?)
+                            .bind(&now)
+                            .execute(&mut *tx)
+                            .await?;
+                        if inserted.rows_affected() == 0 {
+                            return Err(StoreError::Conflict {
+                                stream_id: stream_id.to_owned(),
+                                version: append.expected_version + 1,
+                            });
+                        }
+                        Some(key)
+                    }
+                }
+            } else {
+                None
+            };
+
+            let metadata = serde_json::to_string(&append.metadata)
+                .map_err(|e| StoreError::serialization("metadata", e))?;
+            let mut appended = Vec::with_capacity(append.events.len());
+            let mut erase = false;
+            for (offset, event) in append.events.iter().enumerate() {
+                let version = append.expected_version + offset as u64 + 1;
+                let (payload, sealed) =
+                    seal_payload(stream_id, version, event, data_key.as_ref())?;
+                let hash = link_hash(
+                    &previous_hash,
+                    &ChainedFields {
+                        stream_type: append.stream_type,
+                        stream_id,
+                        stream_version: to_i64(version),
+                        event_type: &event.event_type,
+                        schema_version: event.schema_version,
+                        payload: &payload,
+                        sealed: sealed.as_deref(),
+                        metadata: &metadata,
+                        recorded_at: &now,
+                    },
+                );
+                let inserted: Result<(i64, i64), sqlx::Error> = sqlx::query_as(INSERT_EVENT)
+                    .bind(append.stream_type)
+                    .bind(stream_id)
+                    .bind(to_i64(version))
+                    .bind(&event.event_type)
+                    .bind(event.schema_version)
+                    .bind(&payload)
+                    .bind(sealed.as_deref())
+                    .bind(&metadata)
+                    .bind(&now)
+                    .bind(hash.as_slice())
+                    .fetch_one(&mut *tx)
+                    .await;
+                let (position, txid) = match inserted {
+                    Ok(row) => row,
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(StoreError::Conflict {
+                            stream_id: stream_id.to_owned(),
+                            version,
+                        });
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                previous_hash = hash.to_vec();
+                for (kind, value) in &event.blind_index_terms {
+                    sqlx::query(INSERT_BLIND_INDEX)
+                        .bind(*kind)
+                        .bind(self.master.blind_index(kind, value))
+                        .bind(stream_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                erase |= event.erases_personal_data;
+                appended.push(AppendedEvent {
+                    position,
+                    txid,
+                    stream_version: version,
+                    recorded_at: now.clone(),
+                });
+            }
+
+            if erase {
+                sqlx::query(ERASE_DATA_KEY).bind(stream_id).bind(&now).execute(&mut *tx).await?;
+                sqlx::query(DELETE_BLIND_INDEX).bind(stream_id).execute(&mut *tx).await?;
+            }
+
+            if let (Some(state), Some(last)) = (&append.snapshot, appended.last()) {
+                sqlx::query(UPSERT_SNAPSHOT)
+                    .bind(stream_id)
+                    .bind(append.stream_type)
+                    .bind(to_i64(last.stream_version))
+                    .bind(state)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            if let Some((command_id, fingerprint)) = &append.command {
+                let recorded = sqlx::query(INSERT_COMMAND)
+                    .bind(command_id)
+                    .bind(append.stream_type)
+                    .bind(stream_id)
+                    .bind(fingerprint)
+                    .bind(appended.first().map(|e| to_i64(e.stream_version)))
+                    .bind(appended.last().map(|e| to_i64(e.stream_version)))
+                    .bind(appended.first().map(|e| e.position))
+                    .bind(appended.last().map(|e| e.position))
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+                if recorded.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(AppendOutcome::DuplicateCommand);
+                }
+            }
+
+            if self.db.backend() == Backend::Postgres && !appended.is_empty() {
+                // Wakes tailing projectors; delivered only if the commit succeeds.
+                sqlx::query("SELECT pg_notify('shouwang_events', '')")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(AppendOutcome::Appended(appended))
+        })
+    }
+
+    /// The idempotency record of a command id, if any.
+    pub async fn command_record(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<CommandRecord>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let row: Option<Row> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SELECT_COMMAND).bind(command_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(|r| CommandRecord {
+            command_id: r.0,
+            stream_type: r.1,
+            stream_id: r.2,
+            fingerprint: r.3,
+            first_version: r.4.map(to_u64),
+            last_version: r.5.map(to_u64),
+            first_position: r.6,
+            last_position: r.7,
+        }))
+    }
+
+    /// The stream's current version (0 when it has no events).
+    pub async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
+        let version: i64 = with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SELECT_STREAM_VERSION).bind(stream_id).fetch_one(pool).await?
+        });
+        Ok(to_u64(version))
+    }
+
+    pub async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let row: Option<(i64, String)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SELECT_SNAPSHOT).bind(stream_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(|(version, state)| Snapshot {
+            stream_version: to_u64(version),
+            state,
+        }))
+    }
+
+    /// Events of one stream after `after_version`, in version order.
+    pub async fn load_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        mode: PersonalDataMode,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SELECT_STREAM_AFTER)
+                .bind(stream_id)
+                .bind(to_i64(after_version))
+                .fetch_all(pool)
+                .await?
+        });
+        self.decode_rows(rows, mode).await
+    }
+
+    /// Events of one stream up to a version or a recorded time.
+    pub async fn load_stream_as_of(
+        &self,
+        stream_id: &str,
+        as_of: AsOf,
+        mode: PersonalDataMode,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
+            match as_of {
+                AsOf::Version(version) => {
+                    sqlx::query_as(SELECT_STREAM_UNTIL_VERSION)
+                        .bind(stream_id)
+                        .bind(to_i64(version))
+                        .fetch_all(pool)
+                        .await?
+                }
+                AsOf::Time(time) => {
+                    sqlx::query_as(SELECT_STREAM_UNTIL_TIME)
+                        .bind(stream_id)
+                        .bind(format_instant(time))
+                        .fetch_all(pool)
+                        .await?
+                }
+            }
+        });
+        self.decode_rows(rows, mode).await
+    }
+
+    /// The global feed after `after`, in commit order, at most `limit` events.
+    /// A reader that has seen up to a cursor never later finds an event
+    /// before it.
+    pub async fn read_all(
+        &self,
+        after: FeedCursor,
+        limit: u32,
+        mode: PersonalDataMode,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
+            let query = match self.db.backend() {
+                Backend::Sqlite => sqlx::query_as(SELECT_FEED_SQLITE),
+                Backend::Postgres => sqlx::query_as(SELECT_FEED_POSTGRES).bind(after.txid),
+            };
+            query.bind(after.position).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        self.decode_rows(rows, mode).await
+    }
+
+    /// Streams whose blind index holds `value` under `kind` (e.g. the people
+    /// with a given ID number), without the value ever being stored.
+    pub async fn find_by_blind_index(
+        &self,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let digest = self.master.blind_index(kind, value);
+        Ok(with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SELECT_BLIND_INDEX).bind(kind).bind(&digest).fetch_all(pool).await?
+        }))
+    }
+
+    /// True when the stream's personal data has been erased.
+    pub async fn is_erased(&self, stream_id: &str) -> Result<bool, StoreError> {
+        let wrapped: Option<Option<Vec<u8>>> = with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SELECT_DATA_KEY).bind(stream_id).fetch_optional(pool).await?
+        });
+        Ok(matches!(wrapped, Some(None)))
+    }
+
+    async fn data_key(&self, stream_id: &str) -> Result<Option<DataKey>, StoreError> {
+        let wrapped: Option<Option<Vec<u8>>> = with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SELECT_DATA_KEY).bind(stream_id).fetch_optional(pool).await?
+        });
+        match wrapped.flatten() {
+            Some(wrapped) => Ok(Some(self.master.unwrap_key(stream_id, &wrapped)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn decode_rows(
+        &self,
+        rows: Vec<StoredRow>,
+        mode: PersonalDataMode,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut keys: HashMap<String, Option<DataKey>> = HashMap::new();
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = match (&row.sealed, mode) {
+                (Some(_), PersonalDataMode::Reveal) => {
+                    if !keys.contains_key(&row.stream_id) {
+                        let key = self.data_key(&row.stream_id).await?;
+                        keys.insert(row.stream_id.clone(), key);
+                    }
+                    keys.get(&row.stream_id).cloned().flatten()
+                }
+                _ => None,
+            };
+            events.push(self.decode_row(row, key.as_ref())?);
+        }
+        Ok(events)
+    }
+
+    fn decode_row(
+        &self,
+        row: StoredRow,
+        key: Option<&DataKey>,
+    ) -> Result<RecordedEvent, StoreError> {
+        let context = || {
+            format!(
+                "{} {} v{}",
+                row.event_type, row.stream_id, row.stream_version
+            )
+        };
+        let mut payload: Value = serde_json::from_str(&row.payload)
+            .map_err(|e| StoreError::serialization(context(), e))?;
+        if let Some(sealed) = &row.sealed {
+            let revealed: Option<Map<String, Value>> = match key {
+                Some(key) => {
+                    let plain = key.open(
+                        &associated_data(&row.stream_id, to_u64(row.stream_version)),
+                        sealed,
+                    )?;
+                    Some(
+                        serde_json::from_slice(&plain)
+                            .map_err(|e| StoreError::serialization(context(), e))?,
+                    )
+                }
+                None => None,
+            };
+            unseal_payload(&mut payload, revealed);
+        }
+        let (payload, schema_version) =
+            self.upcasters
+                .upcast(&row.event_type, row.schema_version, payload)?;
+        let metadata: BTreeMap<String, String> = serde_json::from_str(&row.metadata)
+            .map_err(|e| StoreError::serialization(context(), e))?;
+        Ok(RecordedEvent {
+            position: row.position,
+            txid: row.txid,
+            recorded_at: parse_instant(&row.recorded_at)?,
+            stream_type: row.stream_type,
+            stream_id: row.stream_id,
+            stream_version: to_u64(row.stream_version),
+            event_type: row.event_type,
+            schema_version,
+            payload,
+            metadata,
+        })
+    }
+}
+
+fn associated_data(stream_id: &str, version: u64) -> Vec<u8> {
+    format!("{stream_id}/{version}").into_bytes()
+}
+
+/// Moves the event's personal fields out of the clear payload into one sealed
+/// blob, leaving `{"sealed": true}` in their place.
+fn seal_payload(
+    stream_id: &str,
+    version: u64,
+    event: &NewEvent,
+    key: Option<&DataKey>,
+) -> Result<(String, Option<Vec<u8>>), StoreError> {
+    let mut payload = event.payload.clone();
+    let mut sealed = Map::new();
+    if let (Value::Object(fields), Some(key)) = (&mut payload, key) {
+        for name in event.sealed_fields {
+            if let Some(value) = fields.get_mut(*name) {
+                let mut marker = Map::with_capacity(1);
+                marker.insert(SEALED_MARKER.to_owned(), Value::Bool(true));
+                sealed.insert(
+                    (*name).to_owned(),
+                    std::mem::replace(value, Value::Object(marker)),
+                );
+            }
+        }
+        let text = serde_json::to_string(&payload)
+            .map_err(|e| StoreError::serialization(&event.event_type, e))?;
+        if sealed.is_empty() {
+            return Ok((text, None));
+        }
+        let plain = serde_json::to_vec(&sealed)
+            .map_err(|e| StoreError::serialization(&event.event_type, e))?;
+        let blob = key.seal(&associated_data(stream_id, version), &plain)?;
+        return Ok((text, Some(blob)));
+    }
+    let text = serde_json::to_string(&payload)
+        .map_err(|e| StoreError::serialization(&event.event_type, e))?;
+    Ok((text, None))
+}
+
+/// Puts revealed values back in place of the sealed markers, or the erased
+/// marker when they cannot (or must not) be revealed.
+fn unseal_payload(payload: &mut Value, mut revealed: Option<Map<String, Value>>) {
+    let Value::Object(fields) = payload else {
+        return;
+    };
+    for (name, value) in fields.iter_mut() {
+        let is_sealed = matches!(value, Value::Object(m) if m.len() == 1 && m.get(SEALED_MARKER) == Some(&Value::Bool(true)));
+        if !is_sealed {
+            continue;
+        }
+        *value = match revealed.as_mut().and_then(|r| r.remove(name)) {
+            Some(plain) => plain,
+            None => serde_json::json!({ "erased": true }),
+        };
+    }
+}
