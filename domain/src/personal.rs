@@ -35,15 +35,22 @@ pub trait PersonalData {
 ///
 /// Serialized as the bare value when known and as `{"erased": true}` when
 /// erased, so the stored form of a live event is plain JSON.
+///
+/// `Erased` is tried first when reading: an untagged enum takes the first
+/// variant that fits, and for a `T` that is itself an object (a JSON map, a
+/// struct with optional fields) the marker would otherwise be read as a
+/// known value. The marker denies unknown fields, so only the exact marker
+/// object reads as erased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Personal<T> {
-    Known(T),
     Erased(ErasedMarker),
+    Known(T),
 }
 
 /// The JSON `{"erased": true}` that stands in for an erased personal value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ErasedMarker {
     pub erased: bool,
 }
@@ -91,5 +98,20 @@ mod tests {
         assert_eq!(serde_json::to_string(&erased).unwrap(), ErasedMarker::JSON);
         let back: Personal<String> = serde_json::from_str(ErasedMarker::JSON).unwrap();
         assert!(back.is_erased());
+    }
+
+    #[test]
+    fn erased_marker_is_not_mistaken_for_a_known_map() {
+        type Fields = serde_json::Map<String, serde_json::Value>;
+        let erased: Personal<Fields> = serde_json::from_str(ErasedMarker::JSON).unwrap();
+        assert!(erased.is_erased());
+        let known: Personal<Fields> =
+            serde_json::from_str(r#"{"erased":true,"phone":"13800138000"}"#).unwrap();
+        assert!(!known.is_erased());
+        let known: Personal<Fields> = serde_json::from_str(r#"{"phone":"13800138000"}"#).unwrap();
+        assert_eq!(
+            known.as_known().and_then(|fields| fields.get("phone")),
+            Some(&serde_json::json!("13800138000"))
+        );
     }
 }

@@ -170,7 +170,7 @@ impl CareCase {
         Ok(CaseEvent::ReferralMade(ReferralMade {
             referral_id: referral.referral_id,
             department: referral.department,
-            reason,
+            reason: Personal::known(reason),
             referred_on,
         }))
     }
@@ -204,7 +204,7 @@ impl CareCase {
         }
         Ok(CaseEvent::ReferralResolved(ReferralResolved {
             referral_id,
-            answer,
+            answer: Personal::known(answer),
             resolved_on,
         }))
     }

@@ -131,14 +131,17 @@ pub struct ServiceDelivered {
 pub struct ReferralMade {
     pub referral_id: Uuid,
     pub department: Department,
-    pub reason: String,
+    /// Sealed: referrals go to 医保, 卫健, 残联… and their reasons are
+    /// usually about health or disability.
+    pub reason: Personal<String>,
     pub referred_on: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferralResolved {
     pub referral_id: Uuid,
-    pub answer: String,
+    /// Sealed for the same reason as [`ReferralMade::reason`].
+    pub answer: Personal<String>,
     pub resolved_on: NaiveDate,
 }
 
@@ -238,6 +241,8 @@ impl PersonalData for CaseEvent {
             CaseEvent::CaseOpened(_) => &["id_number", "phone", "address"],
             CaseEvent::ProfileRecorded(_) => &["health", "care_situation", "notes"],
             CaseEvent::VisitRecorded(_) => &["wellbeing_notes"],
+            CaseEvent::ReferralMade(_) => &["reason"],
+            CaseEvent::ReferralResolved(_) => &["answer"],
             CaseEvent::EntryCorrected(_) => &["corrected_fields"],
             _ => &[],
         }
