@@ -3,8 +3,10 @@
 //! command bus.
 
 pub mod aggregate_store;
+pub mod care_case;
 pub mod chain;
 pub mod command_bus;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod store;
@@ -13,9 +15,11 @@ pub mod vault;
 pub mod verify;
 
 pub use aggregate_store::{SqlAggregateContext, SqlEventStore};
+pub use care_case::{CareCaseBus, care_case_bus};
 pub use command_bus::{
     CommandBus, CommandError, CommandMetadata, CommandReceipt, IdempotentCommand,
 };
+pub use config::{MasterKeySetting, Settings, open_store};
 pub use db::{Backend, Database};
 pub use error::StoreError;
 pub use store::{AsOf, FeedCursor, PersonalDataMode, RecordedEvent, Store};
