@@ -309,6 +309,8 @@ pub fn is_plausible_phone(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// The example number published with GB 11643-1999.
@@ -502,6 +504,48 @@ mod tests {
         assert_eq!(json, serde_json::json!("360102003005"));
         assert_eq!(serde_json::from_value::<RegionCode>(json).unwrap(), code);
         assert!(serde_json::from_value::<RegionCode>(serde_json::json!("360100000000")).is_err());
+    }
+
+    fn well_formed_first_17() -> impl Strategy<Value = (String, NaiveDate)> {
+        let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+        (
+            proptest::sample::select(PROVINCE_CODES),
+            "[0-9]{4}",
+            0u64..45_000,
+            "[0-9]{3}",
+        )
+            .prop_map(move |(province, area, days, sequence)| {
+                let birth = earliest + chrono::Days::new(days);
+                (
+                    format!("{province}{area}{}{sequence}", birth.format("%Y%m%d")),
+                    birth,
+                )
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_well_formed_number_with_its_check_character_parses(
+            (first_17, birth) in well_formed_first_17()
+        ) {
+            let id = IdNumber::parse(&with_check_character(&first_17)).unwrap();
+            prop_assert_eq!(id.birth_date(), birth);
+            prop_assert_eq!(&id.as_str()[..17], first_17.as_str());
+        }
+
+        /// ISO 7064 MOD 11-2 catches every single mistyped digit, which is
+        /// why it is worth refusing numbers that fail it.
+        #[test]
+        fn a_single_mistyped_digit_is_always_refused(
+            (first_17, _birth) in well_formed_first_17(),
+            position in 0usize..17,
+            shift in 1u8..10,
+        ) {
+            let mut digits = with_check_character(&first_17).into_bytes();
+            digits[position] = b'0' + (digits[position] - b'0' + shift) % 10;
+            let mistyped = String::from_utf8(digits).unwrap();
+            prop_assert!(IdNumber::parse(&mistyped).is_err());
+        }
     }
 
     #[test]

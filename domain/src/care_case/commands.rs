@@ -5,6 +5,8 @@
 //! back as a [`CaseError`](super::CaseError) with a Chinese explanation rather
 //! than as a JSON decoding failure.
 
+use std::fmt;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -55,7 +57,7 @@ pub enum CaseAction {
 }
 
 /// 建档: opens the file of one cared-for person (一人一档).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenCase {
     pub name: String,
     pub gender: Gender,
@@ -88,7 +90,7 @@ pub struct ChangeCategories {
 
 /// 登记台账 (助老敲门台账): the person's circumstances as found.
 /// Text fields may be left empty when not yet known.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordProfile {
     /// 经济来源.
     #[serde(default)]
@@ -138,7 +140,7 @@ pub struct ReleaseCaregiver {
 }
 
 /// 走访记录.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordVisit {
     /// The local (Asia/Shanghai) date of the visit.
     pub visited_on: NaiveDate,
@@ -174,7 +176,7 @@ pub struct RecordService {
 }
 
 /// 部门转介.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct MakeReferral {
     /// Chosen by the caller (a UUID v7) so that the referral can be resolved later.
     pub referral_id: Uuid,
@@ -184,7 +186,7 @@ pub struct MakeReferral {
 }
 
 /// Records the department's answer to a referral.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolveReferral {
     pub referral_id: Uuid,
     pub answer: String,
@@ -236,7 +238,7 @@ pub struct ReopenCase {
 
 /// 更正: records corrected values for an earlier event; the event itself is
 /// never edited.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorrectEntry {
     /// The stream version (1-based) of the event being corrected.
     pub corrected_version: u64,
@@ -281,3 +283,108 @@ action_from_command!(
     CorrectEntry,
     ErasePersonalData,
 );
+
+/// Stands in for a personal value in `Debug` output.
+struct Sealed;
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("<sealed>")
+    }
+}
+
+/// Implements `Debug` showing the listed personal fields as `<sealed>`:
+/// commands get logged, and logs are not where personal data may go. The
+/// destructuring makes a newly added field a compile error here until it is
+/// listed as either plain or sealed.
+macro_rules! debug_with_sealed_fields {
+    ($command:ident { plain: [$($plain:ident),* $(,)?], sealed: [$($sealed:ident),* $(,)?] $(,)? }) => {
+        impl fmt::Debug for $command {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let $command { $($plain,)* $($sealed: _,)* } = self;
+                formatter
+                    .debug_struct(stringify!($command))
+                    $(.field(stringify!($plain), $plain))*
+                    $(.field(stringify!($sealed), &Sealed))*
+                    .finish()
+            }
+        }
+    };
+}
+
+debug_with_sealed_fields!(OpenCase {
+    plain: [
+        name,
+        gender,
+        birth_date,
+        residence_region,
+        categories,
+        identified_via,
+        risk_level,
+        organization_id,
+        opened_on,
+    ],
+    sealed: [id_number, phone, address],
+});
+debug_with_sealed_fields!(RecordProfile {
+    plain: [
+        economic_source,
+        family_structure,
+        lives_alone,
+        monthly_income_fen,
+        recorded_on,
+    ],
+    sealed: [health, care_situation, notes],
+});
+debug_with_sealed_fields!(RecordVisit {
+    plain: [
+        visited_on,
+        visitor_ids,
+        method,
+        minutes,
+        findings,
+        follow_up_needed,
+    ],
+    sealed: [wellbeing_notes],
+});
+debug_with_sealed_fields!(MakeReferral {
+    plain: [referral_id, department, referred_on],
+    sealed: [reason],
+});
+debug_with_sealed_fields!(ResolveReferral {
+    plain: [referral_id, resolved_on],
+    sealed: [answer],
+});
+debug_with_sealed_fields!(CorrectEntry {
+    plain: [corrected_version, reason],
+    sealed: [corrected_fields],
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_personal_fields() {
+        let open = OpenCase {
+            name: "王秀英".to_owned(),
+            gender: Gender::Female,
+            birth_date: NaiveDate::from_ymd_opt(1948, 3, 15).unwrap(),
+            id_number: "360102194803151020".to_owned(),
+            phone: "13807081234".to_owned(),
+            address: "墩子塘社区12栋".to_owned(),
+            residence_region: "360102003005".to_owned(),
+            categories: vec![CareCategory::EmptyNestElder],
+            identified_via: IdentificationChannel::VisitDiscovery,
+            risk_level: RiskLevel::Medium,
+            organization_id: None,
+            opened_on: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
+        };
+        let debug = format!("{:?}", CaseCommand::new(open.opened_on, open));
+        assert!(debug.contains("王秀英"), "{debug}");
+        assert!(debug.contains("id_number: <sealed>"), "{debug}");
+        for personal in ["360102194803151020", "13807081234", "墩子塘"] {
+            assert!(!debug.contains(personal), "{debug}");
+        }
+    }
+}
