@@ -32,6 +32,26 @@ on_both_backends! {
     concurrent_feed_never_skips_or_repeats => concurrent_feed;
 }
 
+/// Reads the whole feed, waiting for the fence: on PostgreSQL a transaction
+/// still running elsewhere in the cluster (another test) may hold back the
+/// feed for a moment — it delays, never skips.
+async fn read_feed(
+    store: &shouwang_infrastructure::Store,
+    expected: usize,
+) -> Vec<shouwang_infrastructure::RecordedEvent> {
+    for _ in 0..500 {
+        let feed = store
+            .read_all(FeedCursor::START, 1000, PersonalDataMode::Reveal)
+            .await
+            .unwrap();
+        if feed.len() >= expected {
+            return feed;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the feed did not reach {expected} events within 10 s");
+}
+
 fn stream() -> String {
     Uuid::now_v7().to_string()
 }
@@ -280,10 +300,7 @@ async fn erasure(url: &str) {
             .is_empty()
     );
     // The feed shows the same.
-    let feed = store
-        .read_all(FeedCursor::START, 100, PersonalDataMode::Reveal)
-        .await
-        .unwrap();
+    let feed = read_feed(&store, 3).await;
     assert_eq!(
         feed[0].payload["phone"],
         serde_json::json!({ "erased": true })
@@ -411,10 +428,7 @@ async fn upcasting(url: &str) {
             note: Personal::known("（v1 无备注）".into())
         }
     );
-    let feed = store
-        .read_all(FeedCursor::START, 10, PersonalDataMode::Reveal)
-        .await
-        .unwrap();
+    let feed = read_feed(&store, 2).await;
     assert_eq!(feed[1].schema_version, 2);
     assert_eq!(feed[1].payload["note"], "（v1 无备注）");
     let context = bus.event_store().load_for_decision(&id).await.unwrap();
@@ -483,15 +497,17 @@ const COMMITS_PER_WRITER: usize = 40;
 /// PostgreSQL positions commit out of order and leave gaps.
 async fn concurrent_feed(url: &str) {
     let store = open_store(url).await;
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // usize::MAX while writers run; then the number of committed events.
+    let committed_total = Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
     let reader = {
         let store = store.clone();
-        let done = done.clone();
+        let committed_total = committed_total.clone();
         tokio::spawn(async move {
             let mut cursor = FeedCursor::START;
             let mut seen: Vec<(String, u64, i64)> = Vec::new();
+            let mut idle_after_writers = 0;
             loop {
-                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let total = committed_total.load(std::sync::atomic::Ordering::SeqCst);
                 let batch = store
                     .read_all(cursor, 17, PersonalDataMode::Withhold)
                     .await
@@ -506,8 +522,13 @@ async fn concurrent_feed(url: &str) {
                     ));
                 }
                 if batch.is_empty() {
-                    if finished {
-                        return seen;
+                    // The fence may hold the feed back while other tests'
+                    // transactions run; wait (bounded) rather than stop early.
+                    if total != usize::MAX {
+                        idle_after_writers += 1;
+                        if seen.len() >= total || idle_after_writers > 5_000 {
+                            return seen;
+                        }
                     }
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
@@ -567,7 +588,7 @@ async fn concurrent_feed(url: &str) {
     for writer in writers {
         committed.extend(writer.await.unwrap());
     }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    committed_total.store(committed.len(), std::sync::atomic::Ordering::SeqCst);
     let seen = reader.await.unwrap();
 
     let mut seen_once = HashSet::new();
