@@ -280,6 +280,127 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// 区划级别 of the 统计用区划代码: the level an organization is
+    /// registered at, or the area an activity covers (活动地域：县/乡/村).
+    /// Ordered from the widest to the narrowest.
+    pub enum RegionLevel {
+        Province = "province" => "省",
+        City = "city" => "市",
+        County = "county" => "县（市、区）",
+        Township = "township" => "乡镇（街道）",
+        Village = "village" => "村（社区）",
+    }
+}
+
+vocabulary! {
+    /// 社会组织状态.
+    pub enum OrganizationStatus {
+        Active = "active" => "正常",
+        Suspended = "suspended" => "已暂停",
+    }
+}
+
+vocabulary! {
+    /// 成员角色: what a member does for the organization.
+    pub enum MemberRole {
+        SocialWorker = "social_worker" => "社工",
+        Volunteer = "volunteer" => "志愿者",
+        PersonInCharge = "person_in_charge" => "负责人",
+        LiaisonCandidate = "liaison_candidate" => "联络员候选人",
+        Staff = "staff" => "其他工作人员",
+    }
+}
+
+vocabulary! {
+    /// 志愿者状态 (积分制管理).
+    pub enum VolunteerStatus {
+        Active = "active" => "在册",
+        Inactive = "inactive" => "已停用",
+    }
+}
+
+vocabulary! {
+    /// 需求类别.
+    pub enum NeedCategory {
+        Living = "living" => "生活",
+        Medical = "medical" => "医疗",
+        Education = "education" => "教育",
+        Employment = "employment" => "就业",
+        Psychological = "psychological" => "心理",
+        Legal = "legal" => "法律",
+        Environment = "environment" => "环境",
+        CultureAndSports = "culture_and_sports" => "文体",
+        Other = "other" => "其他",
+    }
+}
+
+vocabulary! {
+    /// 紧急程度, ordered from least to most urgent.
+    pub enum NeedUrgency {
+        Normal = "normal" => "一般",
+        Pressing = "pressing" => "较急",
+        Urgent = "urgent" => "紧急",
+    }
+}
+
+vocabulary! {
+    /// 需求来源: how the need came to be on the ledger.
+    pub enum NeedSource {
+        HouseholdSurvey = "household_survey" => "按户摸底",
+        VisitDiscovery = "visit_discovery" => "走访发现",
+        SelfRequest = "self_request" => "本人提出",
+        CommunityConsultation = "community_consultation" => "协商议事（圆桌会）",
+        DepartmentReferral = "department_referral" => "部门推送",
+        Other = "other" => "其他途径",
+    }
+}
+
+vocabulary! {
+    /// 需求状态.
+    pub enum NeedStatus {
+        OnLedger = "on_ledger" => "待派单（已列入需求台账）",
+        Dispatched = "dispatched" => "已派单",
+        Accepted = "accepted" => "已接单",
+        Fulfilled = "fulfilled" => "已办结",
+        Evaluated = "evaluated" => "已评价",
+        Escalated = "escalated" => "已上报",
+        Withdrawn = "withdrawn" => "已撤回",
+    }
+}
+
+vocabulary! {
+    /// Who a need lies with (逐级上报): the county first, then the city, then
+    /// the province; or the government and its departments when it is beyond
+    /// what social organizations can do. Ordered along that path.
+    pub enum EscalationLevel {
+        County = "county" => "县级民政部门",
+        City = "city" => "设区市民政部门",
+        Province = "province" => "省级民政部门",
+        Government = "government" => "本级政府或相关部门",
+    }
+}
+
+vocabulary! {
+    /// 资金来源 of an activity's 投入资金（含物资折款）.
+    pub enum FundSource {
+        WelfareLotteryFund = "welfare_lottery_fund" => "福彩公益金",
+        CharityFund = "charity_fund" => "慈善基金",
+        GovernmentPurchase = "government_purchase" => "政府购买服务",
+        SocialDonation = "social_donation" => "社会捐赠",
+        SelfRaised = "self_raised" => "自筹",
+    }
+}
+
+vocabulary! {
+    /// 活动状态.
+    pub enum ActivityStatus {
+        Planned = "planned" => "已计划",
+        Completed = "completed" => "已完成",
+        Cancelled = "cancelled" => "已取消",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -369,5 +490,34 @@ mod tests {
         assert!(RiskLevel::Low < RiskLevel::Medium);
         assert!(RiskLevel::Medium < RiskLevel::High);
         assert!(RiskLevel::High < RiskLevel::Crisis);
+    }
+
+    #[test]
+    fn vocabularies_of_organizations_volunteers_needs_and_activities_round_trip() {
+        check_all!(
+            RegionLevel,
+            OrganizationStatus,
+            MemberRole,
+            VolunteerStatus,
+            NeedCategory,
+            NeedUrgency,
+            NeedSource,
+            NeedStatus,
+            EscalationLevel,
+            FundSource,
+            ActivityStatus,
+        );
+        assert_eq!(NeedCategory::ALL.len(), 9);
+        assert_eq!(NeedStatus::ALL.len(), 7);
+        assert_eq!(FundSource::ALL.len(), 5);
+    }
+
+    #[test]
+    fn region_and_escalation_levels_are_ordered_from_the_widest() {
+        assert!(RegionLevel::Province < RegionLevel::City);
+        assert!(RegionLevel::Township < RegionLevel::Village);
+        assert!(EscalationLevel::County < EscalationLevel::City);
+        assert!(EscalationLevel::Province < EscalationLevel::Government);
+        assert!(NeedUrgency::Normal < NeedUrgency::Urgent);
     }
 }

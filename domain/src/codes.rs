@@ -1,0 +1,306 @@
+//! Codes from official registers, validated on construction like the types
+//! in [`values`](crate::values): the 统一社会信用代码 of an organization
+//! ([`CreditCode`]) and a prefix of the 统计用区划代码 naming an area at any
+//! level from province to village ([`RegionPrefix`]).
+//!
+//! Both serialize as plain strings and re-validate when deserialized.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::values::{PROVINCE_CODES, RegionCode};
+use crate::vocabulary::RegionLevel;
+
+/// A 统一社会信用代码 (GB 32100-2015): 登记管理部门代码 (1), 机构类别代码
+/// (1), 登记管理机关行政区划码 (6 digits), 主体标识码 (9) and a check
+/// character computed modulo 31.
+///
+/// The alphabet is the digits and the capital letters except I, O, S, V and
+/// Z, which are too easily mistaken for digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CreditCode(String);
+
+/// Why a text is not a valid 统一社会信用代码.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum CreditCodeError {
+    #[error("统一社会信用代码应为 18 位，实际填写了 {length} 位，请对照登记证书核对")]
+    WrongLength { length: usize },
+    #[error(
+        "统一社会信用代码第 {position} 位不是允许的字符（数字或除 I、O、S、V、Z 以外的大写字母），请对照登记证书核对"
+    )]
+    InvalidCharacter { position: usize },
+    #[error(
+        "统一社会信用代码第 3 到 8 位应为登记管理机关的行政区划代码（6 位数字），请对照登记证书核对"
+    )]
+    RegionNotDigits,
+    #[error("统一社会信用代码最后一位校验码不正确，可能有字符录错，请逐位对照登记证书核对")]
+    WrongCheckCharacter,
+}
+
+impl CreditCodeError {
+    /// A stable snake_case code for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CreditCodeError::WrongLength { .. } => "credit_code_wrong_length",
+            CreditCodeError::InvalidCharacter { .. } => "credit_code_invalid_character",
+            CreditCodeError::RegionNotDigits => "credit_code_region_not_digits",
+            CreditCodeError::WrongCheckCharacter => "credit_code_wrong_check_character",
+        }
+    }
+}
+
+/// The 31 characters of GB 32100, indexed by their value.
+const CREDIT_CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Weights of the first 17 characters (3^i mod 31).
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+fn credit_code_value(character: u8) -> Option<u32> {
+    CREDIT_CODE_ALPHABET
+        .iter()
+        .position(|allowed| *allowed == character)
+        .and_then(|value| u32::try_from(value).ok())
+}
+
+impl CreditCode {
+    /// Validates a 统一社会信用代码. Surrounding whitespace is ignored and
+    /// lower-case letters are read as capitals.
+    pub fn parse(text: &str) -> Result<Self, CreditCodeError> {
+        let text = text.trim().to_ascii_uppercase();
+        let length = text.chars().count();
+        if length != 18 {
+            return Err(CreditCodeError::WrongLength { length });
+        }
+        if let Some(index) = text
+            .bytes()
+            .position(|character| credit_code_value(character).is_none())
+        {
+            return Err(CreditCodeError::InvalidCharacter {
+                position: index + 1,
+            });
+        }
+        // From here on the text is ASCII, so byte slicing is safe.
+        if !text[2..8].bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CreditCodeError::RegionNotDigits);
+        }
+        if Self::check_character_for(&text[0..17]) != Some(char::from(text.as_bytes()[17])) {
+            return Err(CreditCodeError::WrongCheckCharacter);
+        }
+        Ok(CreditCode(text))
+    }
+
+    /// The check character for the first 17 characters of a code, or `None`
+    /// if the input is not 17 characters of the GB 32100 alphabet. Test
+    /// fixtures use it to build valid codes.
+    pub fn check_character_for(first_17: &str) -> Option<char> {
+        if first_17.len() != 17 {
+            return None;
+        }
+        let mut sum = 0;
+        for (character, weight) in first_17.bytes().zip(CREDIT_CODE_WEIGHTS) {
+            sum += credit_code_value(character)? * weight;
+        }
+        let check = (31 - sum % 31) % 31;
+        CREDIT_CODE_ALPHABET
+            .get(usize::try_from(check).ok()?)
+            .map(|byte| char::from(*byte))
+    }
+
+    /// The full 18-character code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// 登记管理部门代码: `5` for 民政, `9` for 市场监管 (工商), `1` for 机构编制…
+    pub fn registration_authority(&self) -> char {
+        char::from(self.0.as_bytes()[0])
+    }
+
+    /// The 6-digit 行政区划代码 of the registering authority.
+    pub fn registration_region(&self) -> &str {
+        &self.0[2..8]
+    }
+}
+
+impl fmt::Display for CreditCode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CreditCode {
+    type Error = CreditCodeError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        CreditCode::parse(&text)
+    }
+}
+
+impl From<CreditCode> for String {
+    fn from(code: CreditCode) -> Self {
+        code.0
+    }
+}
+
+/// An area named by a prefix of the 12-digit 统计用区划代码: province (2
+/// digits), city (4), county (6), township (9) or village / community (12).
+///
+/// It is written as the bare prefix (`"3601"`); a 12-digit code padded with
+/// zeros (`"360100000000"`) is read as the same prefix. Every part of the
+/// prefix is a real code, never `00` or `000`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RegionPrefix(String);
+
+/// Why a text is not a valid region prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RegionPrefixError {
+    #[error("区划代码“{text}”中有非数字字符，请只填写数字")]
+    NotDigits { text: String },
+    #[error(
+        "区划代码应为 2、4、6、9 或 12 位（省、市、县、乡镇、村），实际填写了 {length} 位，请核对"
+    )]
+    WrongLength { length: usize },
+    #[error("区划代码 {code} 的前两位不是有效的省级代码，请核对")]
+    UnknownProvince { code: String },
+    #[error("区划代码 {code} 中{}一级为全零，但其下级不为零，请核对", .level.label_zh())]
+    MissingPart { code: String, level: RegionLevel },
+}
+
+impl RegionPrefixError {
+    /// A stable snake_case code for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegionPrefixError::NotDigits { .. } => "region_prefix_not_digits",
+            RegionPrefixError::WrongLength { .. } => "region_prefix_wrong_length",
+            RegionPrefixError::UnknownProvince { .. } => "region_prefix_unknown_province",
+            RegionPrefixError::MissingPart { .. } => "region_prefix_missing_part",
+        }
+    }
+}
+
+/// Where each level's part ends in a 12-digit code.
+const LEVEL_ENDS: [(RegionLevel, usize); 5] = [
+    (RegionLevel::Province, 2),
+    (RegionLevel::City, 4),
+    (RegionLevel::County, 6),
+    (RegionLevel::Township, 9),
+    (RegionLevel::Village, 12),
+];
+
+fn prefix_length(level: RegionLevel) -> usize {
+    LEVEL_ENDS
+        .iter()
+        .find(|(candidate, _)| *candidate == level)
+        .map_or(12, |(_, end)| *end)
+}
+
+impl RegionPrefix {
+    /// Validates a prefix, or a zero-padded code of up to 12 digits.
+    /// Surrounding whitespace is ignored.
+    pub fn parse(text: &str) -> Result<Self, RegionPrefixError> {
+        let text = text.trim();
+        if !text.chars().all(|c| c.is_ascii_digit()) {
+            return Err(RegionPrefixError::NotDigits {
+                text: text.to_owned(),
+            });
+        }
+        let length = text.len();
+        if !LEVEL_ENDS.iter().any(|(_, end)| *end == length) {
+            return Err(RegionPrefixError::WrongLength { length });
+        }
+        // The parts of the text, from the province down.
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for (level, end) in LEVEL_ENDS {
+            if end > length {
+                break;
+            }
+            parts.push((level, &text[start..end]));
+            start = end;
+        }
+        let is_zero = |part: &str| part.bytes().all(|b| b == b'0');
+        while parts.len() > 1 && parts.last().is_some_and(|(_, part)| is_zero(part)) {
+            parts.pop();
+        }
+        let kept = parts.last().map_or(0, |(level, _)| prefix_length(*level));
+        let code = text[..kept].to_owned();
+        if !PROVINCE_CODES.contains(&&text[0..2]) {
+            return Err(RegionPrefixError::UnknownProvince { code });
+        }
+        if let Some((level, _)) = parts.iter().find(|(_, part)| is_zero(part)) {
+            return Err(RegionPrefixError::MissingPart {
+                code: text.to_owned(),
+                level: *level,
+            });
+        }
+        Ok(RegionPrefix(code))
+    }
+
+    /// The most precise prefix naming the area of a 12-digit region code:
+    /// the village, or the township or county when the lower parts are
+    /// zero. Refused when a part above is zero (a city part of `00`), which
+    /// [`RegionCode`] itself does not check.
+    pub fn of(code: &RegionCode) -> Result<Self, RegionPrefixError> {
+        RegionPrefix::parse(code.as_str())
+    }
+
+    /// The prefix digits, e.g. `"360102003"`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The level of the area: a 6-digit prefix is a county, and so on.
+    pub fn level(&self) -> RegionLevel {
+        LEVEL_ENDS
+            .iter()
+            .find(|(_, end)| *end == self.0.len())
+            .map_or(RegionLevel::Village, |(level, _)| *level)
+    }
+
+    /// The code padded with zeros to 12 digits, as statistics tables print it.
+    pub fn padded(&self) -> String {
+        format!("{:0<12}", self.0)
+    }
+
+    /// The prefix of the area at a wider (or the same) level, e.g. the
+    /// township a village lies in; `None` when `level` is narrower than this.
+    pub fn at_level(&self, level: RegionLevel) -> Option<RegionPrefix> {
+        let length = prefix_length(level);
+        (length <= self.0.len()).then(|| RegionPrefix(self.0[..length].to_owned()))
+    }
+
+    /// True when the region code lies within this area.
+    pub fn contains(&self, code: &RegionCode) -> bool {
+        code.is_within(&self.0)
+    }
+
+    /// True when the other area lies within (or is) this one.
+    pub fn covers(&self, other: &RegionPrefix) -> bool {
+        other.0.starts_with(&self.0)
+    }
+}
+
+impl fmt::Display for RegionPrefix {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for RegionPrefix {
+    type Error = RegionPrefixError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        RegionPrefix::parse(&text)
+    }
+}
+
+impl From<RegionPrefix> for String {
+    fn from(prefix: RegionPrefix) -> Self {
+        prefix.0
+    }
+}
