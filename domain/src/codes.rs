@@ -304,3 +304,235 @@ impl From<RegionPrefix> for String {
         prefix.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A real, published code (a 福州 enterprise): 9 市场监管, 1 企业,
+    /// 350100 福州市, 主体标识码 M000100Y4, check character 3.
+    const KNOWN_VALID: &str = "91350100M000100Y43";
+
+    #[test]
+    fn a_known_valid_code_parses() {
+        let code = CreditCode::parse(KNOWN_VALID).unwrap();
+        assert_eq!(code.as_str(), KNOWN_VALID);
+        assert_eq!(code.registration_authority(), '9');
+        assert_eq!(code.registration_region(), "350100");
+        assert_eq!(code.to_string(), KNOWN_VALID);
+        assert_eq!(
+            CreditCode::check_character_for("91350100M000100Y4"),
+            Some('3')
+        );
+    }
+
+    #[test]
+    fn lower_case_and_whitespace_are_accepted() {
+        let code = CreditCode::parse(" 91350100m000100y43\t").unwrap();
+        assert_eq!(code.as_str(), KNOWN_VALID);
+    }
+
+    #[test]
+    fn a_wrong_check_character_is_refused() {
+        assert_eq!(
+            CreditCode::parse("91350100M000100Y44"),
+            Err(CreditCodeError::WrongCheckCharacter)
+        );
+        assert_eq!(
+            CreditCodeError::WrongCheckCharacter.code(),
+            "credit_code_wrong_check_character"
+        );
+    }
+
+    #[test]
+    fn a_check_value_of_zero_is_written_as_the_digit_zero() {
+        // A body whose weighted sum is a multiple of 31 (found by varying
+        // its last digit): the check value 31 - 0 is written as 0.
+        let body = (0..10)
+            .map(|digit| format!("5136010200000000{digit}"))
+            .find(|body| CreditCode::check_character_for(body) == Some('0'))
+            .expect("for this body, one of ten digits gives check value 0");
+        assert!(CreditCode::parse(&format!("{body}0")).is_ok());
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused() {
+        assert_eq!(
+            CreditCode::parse("91350100M000100Y4"),
+            Err(CreditCodeError::WrongLength { length: 17 })
+        );
+        assert_eq!(
+            CreditCode::parse(""),
+            Err(CreditCodeError::WrongLength { length: 0 })
+        );
+        // Length counts characters, not bytes: 18 Chinese characters are
+        // the right length and refused for what they are.
+        assert_eq!(
+            CreditCode::parse("统一社会信用代码统一社会信用代码一二"),
+            Err(CreditCodeError::InvalidCharacter { position: 1 })
+        );
+    }
+
+    #[test]
+    fn letters_outside_the_alphabet_are_refused_with_their_position() {
+        // I, O, S, V and Z are not used; nor is punctuation.
+        for (text, position) in [
+            ("91350100M0001O0Y43", 14),
+            ("I1350100M000100Y43", 1),
+            ("91350100M000100Z43", 16),
+            ("9135010-M000100Y43", 8),
+        ] {
+            assert_eq!(
+                CreditCode::parse(text),
+                Err(CreditCodeError::InvalidCharacter { position }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_region_part_must_be_digits() {
+        let body = "9135A100M000100Y4";
+        let check = CreditCode::check_character_for(body).unwrap();
+        assert_eq!(
+            CreditCode::parse(&format!("{body}{check}")),
+            Err(CreditCodeError::RegionNotDigits)
+        );
+    }
+
+    #[test]
+    fn credit_code_round_trips_through_json_and_revalidates() {
+        let code = CreditCode::parse(KNOWN_VALID).unwrap();
+        let json = serde_json::to_value(&code).unwrap();
+        assert_eq!(json, serde_json::json!(KNOWN_VALID));
+        assert_eq!(serde_json::from_value::<CreditCode>(json).unwrap(), code);
+        assert!(
+            serde_json::from_value::<CreditCode>(serde_json::json!("91350100M000100Y44")).is_err()
+        );
+    }
+
+    fn credit_code_body() -> impl Strategy<Value = String> {
+        "[1-9A-HJ-NP-RTUW-Y][1-9]{1}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{9}"
+    }
+
+    proptest! {
+        #[test]
+        fn every_body_with_its_check_character_parses(body in credit_code_body()) {
+            let check = CreditCode::check_character_for(&body).unwrap();
+            let code = CreditCode::parse(&format!("{body}{check}")).unwrap();
+            prop_assert_eq!(&code.as_str()[..17], body.as_str());
+        }
+
+        /// The modulo-31 check catches every single mistyped character.
+        #[test]
+        fn a_single_mistyped_character_is_always_refused(
+            body in credit_code_body(),
+            position in 0usize..18,
+            shift in 1usize..31,
+        ) {
+            let check = CreditCode::check_character_for(&body).unwrap();
+            let mut bytes = format!("{body}{check}").into_bytes();
+            let value = CREDIT_CODE_ALPHABET.iter().position(|b| *b == bytes[position]).unwrap();
+            bytes[position] = CREDIT_CODE_ALPHABET[(value + shift) % 31];
+            let mistyped = String::from_utf8(bytes).unwrap();
+            prop_assert!(CreditCode::parse(&mistyped).is_err());
+        }
+    }
+
+    #[test]
+    fn region_prefixes_of_every_level_parse() {
+        for (text, expected, level) in [
+            ("36", "36", RegionLevel::Province),
+            ("3601", "3601", RegionLevel::City),
+            ("360102", "360102", RegionLevel::County),
+            ("360102003", "360102003", RegionLevel::Township),
+            ("360102003005", "360102003005", RegionLevel::Village),
+            ("360000000000", "36", RegionLevel::Province),
+            ("360100000000", "3601", RegionLevel::City),
+            ("360102000000", "360102", RegionLevel::County),
+            ("360102003000", "360102003", RegionLevel::Township),
+            (" 360100 ", "3601", RegionLevel::City),
+        ] {
+            let prefix = RegionPrefix::parse(text).unwrap();
+            assert_eq!(prefix.as_str(), expected, "{text}");
+            assert_eq!(prefix.level(), level, "{text}");
+        }
+    }
+
+    #[test]
+    fn region_prefix_pads_narrows_and_contains() {
+        let township = RegionPrefix::parse("360102003").unwrap();
+        assert_eq!(township.padded(), "360102003000");
+        assert_eq!(
+            township.at_level(RegionLevel::County),
+            Some(RegionPrefix::parse("360102").unwrap())
+        );
+        assert_eq!(township.at_level(RegionLevel::Village), None);
+        assert!(township.contains(&RegionCode::parse("360102003005").unwrap()));
+        assert!(!township.contains(&RegionCode::parse("360102004005").unwrap()));
+        let city = RegionPrefix::parse("3601").unwrap();
+        assert!(city.covers(&township));
+        assert!(!township.covers(&city));
+        let village = RegionCode::parse("360102003005").unwrap();
+        assert_eq!(
+            RegionPrefix::of(&village).unwrap().level(),
+            RegionLevel::Village
+        );
+        let county = RegionCode::parse("360102000000").unwrap();
+        assert_eq!(RegionPrefix::of(&county).unwrap().as_str(), "360102");
+    }
+
+    #[test]
+    fn malformed_region_prefixes_are_refused() {
+        assert_eq!(
+            RegionPrefix::parse("3601020"),
+            Err(RegionPrefixError::WrongLength { length: 7 })
+        );
+        assert_eq!(
+            RegionPrefix::parse("36a1"),
+            Err(RegionPrefixError::NotDigits {
+                text: "36a1".to_owned()
+            })
+        );
+        assert_eq!(
+            RegionPrefix::parse("990000000000"),
+            Err(RegionPrefixError::UnknownProvince {
+                code: "99".to_owned()
+            })
+        );
+        assert_eq!(
+            RegionPrefix::parse("000000000000"),
+            Err(RegionPrefixError::UnknownProvince {
+                code: "00".to_owned()
+            })
+        );
+        assert_eq!(
+            RegionPrefix::parse("360002003005"),
+            Err(RegionPrefixError::MissingPart {
+                code: "360002003005".to_owned(),
+                level: RegionLevel::City
+            })
+        );
+        assert_eq!(
+            RegionPrefix::parse("360102000005"),
+            Err(RegionPrefixError::MissingPart {
+                code: "360102000005".to_owned(),
+                level: RegionLevel::Township
+            })
+        );
+    }
+
+    #[test]
+    fn region_prefix_round_trips_through_json() {
+        let prefix = RegionPrefix::parse("360102000000").unwrap();
+        let json = serde_json::to_value(&prefix).unwrap();
+        assert_eq!(json, serde_json::json!("360102"));
+        assert_eq!(
+            serde_json::from_value::<RegionPrefix>(json).unwrap(),
+            prefix
+        );
+        assert!(serde_json::from_value::<RegionPrefix>(serde_json::json!("3601020")).is_err());
+    }
+}
