@@ -118,6 +118,16 @@ impl Database {
         }
     }
 
+    /// The in-process writer lock of SQLite (none on PostgreSQL). Anything
+    /// that writes in a long transaction takes it, so our own writers queue
+    /// instead of spinning on `SQLITE_BUSY`.
+    pub fn sqlite_write_lock(&self) -> Option<Arc<Mutex<()>>> {
+        match self {
+            Database::Sqlite { write_lock, .. } => Some(write_lock.clone()),
+            Database::Postgres { .. } => None,
+        }
+    }
+
     /// Applies the backend's pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

@@ -3,6 +3,7 @@
 //! command bus.
 
 pub mod aggregate_store;
+pub mod attachments;
 pub mod care_case;
 pub mod chain;
 pub mod command_bus;

@@ -4,6 +4,9 @@
 //! [`crate::SqlEventStore`] adapts it to cqrs-es for one aggregate type.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -268,6 +271,9 @@ pub struct Store {
     master: MasterKey,
     upcasters: Upcasters,
     snapshot_every: u64,
+    /// Wakes in-process feed readers (projectors) after every commit; other
+    /// processes on PostgreSQL are woken by `NOTIFY shouwang_events`.
+    appended: Arc<Notify>,
 }
 
 /// Formats an instant the way it is stored: fixed width, so text order is
@@ -297,6 +303,7 @@ impl Store {
             master,
             upcasters: Upcasters::new(),
             snapshot_every: 100,
+            appended: Arc::new(Notify::new()),
         }
     }
 
@@ -318,6 +325,11 @@ impl Store {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.master
+    }
+
+    /// Resolves after the next append in this process commits.
+    pub fn appended(&self) -> Arc<Notify> {
+        self.appended.clone()
     }
 
     pub fn snapshot_every(&self) -> u64 {
@@ -500,6 +512,7 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
+            self.appended.notify_waiters();
             Ok(AppendOutcome::Appended(appended))
         })
     }

@@ -6,6 +6,8 @@
 
 mod support;
 
+use shouwang_testkit::on_both_backends;
+
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use shouwang_domain::care_case::{

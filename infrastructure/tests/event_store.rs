@@ -4,6 +4,8 @@
 
 mod support;
 
+use shouwang_testkit::on_both_backends;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

@@ -33,3 +33,33 @@ mod sqlite;
 
 pub use postgres::{PgTestDatabase, postgres_database};
 pub use sqlite::{SqliteTestDatabase, sqlite_database, sqlite_url};
+
+/// Runs one async test body on both backends: `$body(url: &str)` becomes the
+/// tests `$name::sqlite` and `$name::postgres`, each with a fresh database.
+///
+/// ```ignore
+/// shouwang_testkit::on_both_backends! {
+///     appends_are_durable => appends_are_durable_body;
+/// }
+/// async fn appends_are_durable_body(url: &str) { /* … */ }
+/// ```
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident;)+) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::sqlite_database();
+                    super::$body(db.url()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = $crate::postgres_database().await;
+                    super::$body(db.url()).await;
+                }
+            }
+        )+
+    };
+}

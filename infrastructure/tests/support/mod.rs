@@ -10,28 +10,6 @@ use serde::{Deserialize, Serialize};
 use shouwang_domain::{Personal, PersonalData};
 use shouwang_infrastructure::{CommandBus, Database, IdempotentCommand, MasterKey, Store};
 
-/// Runs `$body(url)` as two tests, one per backend.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident => $body:ident;)+) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let db = shouwang_testkit::sqlite_database();
-                    super::$body(db.url()).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = shouwang_testkit::postgres_database().await;
-                    super::$body(db.url()).await;
-                }
-            }
-        )+
-    };
-}
-
 pub async fn open_store(url: &str) -> Store {
     let db = Database::connect(url).await.expect("connect");
     db.migrate().await.expect("migrate");
