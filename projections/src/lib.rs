@@ -6,11 +6,36 @@
 //! one transaction. [`rebuild`] recomputes a projection into fresh tables and
 //! swaps them in atomically.
 
+use std::sync::Arc;
+
+pub mod audit;
+pub mod case_file;
+pub mod caseload;
 pub mod dump;
+pub mod evaluations;
+pub mod needs_ledger;
 pub mod projector;
 pub mod rebuild;
+pub mod replay;
 pub mod sql;
+pub mod statistics;
 
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector, ProjectorSettings};
 pub use rebuild::{RebuildReport, rebuild};
 pub use sql::{TableNames, Tx};
+
+/// Every read model of the system, as the projector and `shouwang rebuild`
+/// run them.
+pub fn all_projections() -> Vec<Arc<dyn Projection>> {
+    [
+        case_file::projections(),
+        audit::projections(),
+        caseload::projections(),
+        needs_ledger::projections(),
+        statistics::projections(),
+        evaluations::projections(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
