@@ -3,8 +3,9 @@
 //! command bus.
 
 pub mod aggregate_store;
+pub mod application;
 pub mod attachments;
-pub mod care_case;
+pub mod buses;
 pub mod chain;
 pub mod command_bus;
 pub mod config;
@@ -16,7 +17,11 @@ pub mod vault;
 pub mod verify;
 
 pub use aggregate_store::{SqlAggregateContext, SqlEventStore};
-pub use care_case::{CareCaseBus, care_case_bus};
+pub use application::{Application, EvidenceUploadError};
+pub use buses::{
+    ActivityBus, CareCaseBus, NeedBus, OrganizationBus, VolunteerBus, activity_bus, care_case_bus,
+    need_bus, organization_bus, volunteer_bus,
+};
 pub use command_bus::{
     CommandBus, CommandError, CommandMetadata, CommandReceipt, IdempotentCommand,
 };

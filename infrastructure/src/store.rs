@@ -261,6 +261,8 @@ const INSERT_COMMAND: &str = "INSERT INTO commands (command_id, stream_type, str
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (command_id) DO NOTHING";
 const SELECT_COMMAND: &str = "SELECT command_id, stream_type, stream_id, fingerprint, first_version, \
      last_version, first_position, last_position FROM commands WHERE command_id = $1";
+const SELECT_STREAM_TYPE: &str =
+    "SELECT stream_type FROM events WHERE stream_id = $1 AND stream_version = 1";
 const SELECT_STREAM_VERSION: &str =
     "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = $1";
 
@@ -553,6 +555,13 @@ impl Store {
             sqlx::query_scalar(SELECT_STREAM_VERSION).bind(stream_id).fetch_one(pool).await?
         });
         Ok(to_u64(version))
+    }
+
+    /// The aggregate type of a stream, `None` when the stream has no events.
+    pub async fn stream_type(&self, stream_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SELECT_STREAM_TYPE).bind(stream_id).fetch_optional(pool).await?
+        }))
     }
 
     pub async fn load_snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
