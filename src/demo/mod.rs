@@ -2,6 +2,9 @@
 //! written through the real command path so every rule and the whole store
 //! contract (sealing, chain, snapshots) apply to it.
 
+mod community;
+mod images;
+
 use std::fmt;
 use std::time::Instant;
 
@@ -22,7 +25,8 @@ use shouwang_domain::vocabulary::{
     ActionLine, CareCategory, CloseReason, Department, Gender, HelpArrangement,
     IdentificationChannel, OutcomeAchievement, RiskFactor, RiskLevel, ServiceType, VisitMethod,
 };
-use shouwang_infrastructure::{CareCaseBus, CommandMetadata, Store, care_case_bus};
+use shouwang_domain::volunteer::PointsPolicy;
+use shouwang_infrastructure::{Application, CareCaseBus, CommandMetadata, Store};
 use uuid::Uuid;
 
 #[derive(Debug, Args)]
@@ -38,8 +42,8 @@ pub struct DemoArgs {
     concurrency: usize,
 }
 
-const COUNTY: &str = "360121";
-const TOWNSHIPS: &[(&str, &str)] = &[
+pub(crate) const COUNTY: &str = "360121";
+pub(crate) const TOWNSHIPS: &[(&str, &str)] = &[
     ("100", "莲塘镇"),
     ("101", "向塘镇"),
     ("102", "三江镇"),
@@ -70,14 +74,20 @@ pub struct DemoSummary {
     people: u64,
     events: u64,
     seconds: f64,
+    community: community::CommunityCounts,
 }
 
 impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "演示数据已生成：南昌县（{COUNTY}）{} 位关爱对象，{} 条事件，用时 {:.1} 秒（{:.0} 条事件/秒）。",
+            "演示数据已生成：南昌县（{COUNTY}）{} 位关爱对象，{} 个社会组织，{} 名志愿者，{} 条需求，{} 场活动（{} 张佐证图片），共 {} 条事件，用时 {:.1} 秒（{:.0} 条事件/秒）。",
             self.people,
+            self.community.organizations,
+            self.community.volunteers,
+            self.community.needs,
+            self.community.activities,
+            self.community.evidence_images,
             self.events,
             self.seconds,
             self.events as f64 / self.seconds.max(0.001)
@@ -87,14 +97,15 @@ impl fmt::Display for DemoSummary {
 
 /// A social-work organization of the demo county with its workers.
 #[derive(Debug, Clone)]
-struct DemoOrganization {
-    id: Uuid,
-    workers: Vec<Uuid>,
+pub(crate) struct DemoOrganization {
+    pub(crate) id: Uuid,
+    pub(crate) workers: Vec<Uuid>,
 }
 
 pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
-    let bus = care_case_bus(store);
+    let app = Application::new(store.clone(), PointsPolicy::default());
+    let bus = &app.cases;
     let today = shanghai_today();
     let mut rng = StdRng::seed_from_u64(args.seed);
     let organizations: Vec<DemoOrganization> = (0..6)
@@ -111,9 +122,8 @@ pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSumm
         ProgressStyle::with_template("{bar:40} {pos}/{len} 位关爱对象 {per_sec} 剩余 {eta}")
             .context("progress template")?,
     );
-    let events: u64 = futures_util::stream::iter(plans)
+    let written: Vec<(Uuid, u64)> = futures_util::stream::iter(plans)
         .map(|plan| {
-            let bus = &bus;
             let bar = &bar;
             async move {
                 let written = write_person(bus, plan).await?;
@@ -122,18 +132,30 @@ pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSumm
             }
         })
         .buffer_unordered(args.concurrency.max(1))
-        .try_fold(0, |total, written| async move { Ok(total + written) })
+        .try_collect()
         .await?;
     bar.finish_and_clear();
+    let case_ids: Vec<Uuid> = written.iter().map(|(id, _)| *id).collect();
+    let community = community::generate(
+        &app,
+        args.seed,
+        today,
+        &organizations,
+        &case_ids,
+        args.people,
+    )
+    .await?;
     Ok(DemoSummary {
         people: u64::from(args.people),
-        events,
+        events: written.iter().map(|(_, events)| events).sum::<u64>() + community.events,
         seconds: started.elapsed().as_secs_f64(),
+        community,
     })
 }
 
-async fn write_person(bus: &CareCaseBus, plan: Vec<CaseCommand>) -> anyhow::Result<u64> {
-    let stream_id = Uuid::now_v7().to_string();
+async fn write_person(bus: &CareCaseBus, plan: Vec<CaseCommand>) -> anyhow::Result<(Uuid, u64)> {
+    let case_id = Uuid::now_v7();
+    let stream_id = case_id.to_string();
     let mut events = 0;
     for command in plan {
         let action = action_name(&command.action);
@@ -143,7 +165,7 @@ async fn write_person(bus: &CareCaseBus, plan: Vec<CaseCommand>) -> anyhow::Resu
             .map_err(|e| anyhow::anyhow!("演示数据的 {action} 指令失败：{e}"))?;
         events += receipt.events;
     }
-    Ok(events)
+    Ok((case_id, events))
 }
 
 fn action_name(action: &CaseAction) -> &'static str {
@@ -163,7 +185,7 @@ fn uuid_from(rng: &mut StdRng) -> Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
-fn days_before(date: NaiveDate, days: u64) -> NaiveDate {
+pub(crate) fn days_before(date: NaiveDate, days: u64) -> NaiveDate {
     date.checked_sub_days(Days::new(days)).unwrap_or(date)
 }
 
