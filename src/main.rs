@@ -60,6 +60,12 @@ enum Command {
     Verify,
     /// Write a realistic synthetic county through the real command path.
     Demo(demo::DemoArgs),
+    /// Rebuild read models from the whole event history into fresh tables and
+    /// swap them in atomically (all of them when no name is given).
+    Rebuild {
+        /// Read models to rebuild, e.g. `case_file statistics`.
+        names: Vec<String>,
+    },
 }
 
 impl Cli {
@@ -135,6 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Rebuild { names } => {
+            rebuild_projections(&store, &names).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let summary = demo::generate(&store, &args).await?;
             println!("{summary}");
@@ -155,4 +165,42 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+#[allow(clippy::print_stdout)]
+async fn rebuild_projections(
+    store: &shouwang_infrastructure::Store,
+    names: &[String],
+) -> anyhow::Result<()> {
+    let all = shouwang_projections::all_projections();
+    let known: Vec<&str> = all.iter().map(|p| p.name()).collect();
+    if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+        anyhow::bail!(
+            "没有名为 {unknown} 的读模型；可重建的读模型：{}",
+            known.join(", ")
+        );
+    }
+    for projection in all
+        .iter()
+        .filter(|p| names.is_empty() || names.iter().any(|n| n == p.name()))
+    {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template(&format!(
+                "重建 {:<16} {{bar:40}} {{pos}}/{{len}} 条事件 {{per_sec}} 剩余 {{eta}}",
+                projection.name()
+            ))
+            .context("progress template")?,
+        );
+        let report = shouwang_projections::rebuild(store, projection.as_ref(), |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+        bar.finish_and_clear();
+        println!(
+            "已重建读模型 {}：{} 条事件，用时 {:.1} 秒",
+            report.projection, report.events, report.seconds
+        );
+    }
+    Ok(())
 }

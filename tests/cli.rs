@@ -76,6 +76,19 @@ fn demo_then_verify(target: &Target) {
     let verify = target.shouwang(&["verify"]);
     assert_success(&verify);
     assert!(stdout(&verify).contains("校验通过"), "{}", stdout(&verify));
+    // Every read model rebuilds from the demo history.
+    let rebuild = target.shouwang(&["rebuild"]);
+    assert_success(&rebuild);
+    for projection in shouwang_projections::all_projections() {
+        assert!(
+            stdout(&rebuild).contains(&format!("已重建读模型 {}", projection.name())),
+            "{}",
+            stdout(&rebuild)
+        );
+    }
+    let unknown = target.shouwang(&["rebuild", "no_such_model"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("没有名为 no_such_model 的读模型"));
     // Every event the demo wrote is covered by a verified chain.
     assert_eq!(
         events_mentioned(&stdout(&verify)),
