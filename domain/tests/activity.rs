@@ -579,7 +579,8 @@ fn planning_twice_is_refused() {
 
 #[test]
 fn plan_activity_without_required_text_is_refused() {
-    let blanks: [(fn(&mut PlanActivity), TextField); 4] = [
+    type Blank = fn(&mut PlanActivity);
+    let blanks: [(Blank, TextField); 4] = [
         (|plan| plan.name = " ".to_owned(), TextField::Name),
         (
             |plan| plan.organizer_name = String::new(),
