@@ -401,6 +401,18 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// 系统用户角色: what a user may do is decided by the API's permission
+    /// matrix (docs/PERMISSIONS.md); the labels live here with all others.
+    pub enum UserRole {
+        SocialWorker = "social_worker" => "社工",
+        Supervisor = "supervisor" => "督导（联络员）",
+        Official = "official" => "民政干部",
+        Auditor = "auditor" => "评估审计",
+        Admin = "admin" => "系统管理员",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
