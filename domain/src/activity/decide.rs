@@ -211,6 +211,9 @@ fn plan_activity(plan: &PlanActivity) -> Result<ActivityEvent, ActivityError> {
     ) {
         return Err(ActivityError::RegionLevelNotAllowed(plan.region_level));
     }
+    // A RegionCode is valid down to its county; its level is the narrowest
+    // non-zero part below (a code RegionPrefix cannot read has a zero city
+    // part above a real county, so it is a county-level code).
     let region_level = RegionPrefix::of(&region).map_or(RegionLevel::County, |area| area.level());
     if region_level != plan.region_level {
         return Err(ActivityError::RegionLevelMismatch {
