@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod store;
 pub mod upcast;
+pub mod users;
 pub mod vault;
 pub mod verify;
 
