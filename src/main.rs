@@ -1,6 +1,7 @@
 //! `shouwang` — the command line of 守望.
 
 mod demo;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,11 @@ enum Command {
     Verify,
     /// Write a realistic synthetic county through the real command path.
     Demo(demo::DemoArgs),
+    /// Manage users: the first admin is created here.
+    Users {
+        #[command(subcommand)]
+        action: users::UsersCommand,
+    },
     /// Rebuild read models from the whole event history into fresh tables and
     /// swap them in atomically (all of them when no name is given).
     Rebuild {
@@ -140,6 +146,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Command::Users { action } => {
+            users::run(store.database(), action).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rebuild { names } => {
             rebuild_projections(&store, &names).await?;

@@ -222,3 +222,72 @@ fn an_unknown_database_url_is_refused_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("无法识别"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_managed_from_the_command_line() {
+    let (target, _db) = sqlite_target().await;
+    let added = target.shouwang(&[
+        "users",
+        "add",
+        "--username",
+        "admin",
+        "--name",
+        "管理员",
+        "--role",
+        "admin",
+    ]);
+    assert_success(&added);
+    let printed = stdout(&added);
+    let password = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("初始密码（只显示这一次）："))
+        .expect("a generated password is printed once");
+    assert_eq!(password.len(), 20);
+    let db = shouwang_infrastructure::Database::connect(&target.url)
+        .await
+        .unwrap();
+    let policy = shouwang_infrastructure::users::SessionPolicy::default();
+    shouwang_infrastructure::users::login(&db, "admin", password, &policy)
+        .await
+        .unwrap();
+
+    let again = target.shouwang(&[
+        "users",
+        "add",
+        "--username",
+        "admin",
+        "--name",
+        "x",
+        "--role",
+        "admin",
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("用户名 admin 已存在"));
+    let bad_role = target.shouwang(&[
+        "users",
+        "add",
+        "--username",
+        "boss",
+        "--name",
+        "x",
+        "--role",
+        "boss",
+    ]);
+    assert!(!bad_role.status.success());
+
+    let list = target.shouwang(&["users", "list"]);
+    assert!(
+        stdout(&list).contains("admin\t管理员\tadmin\t全国"),
+        "{}",
+        stdout(&list)
+    );
+    let reset = target.shouwang(&["users", "reset-password", "admin"]);
+    assert_success(&reset);
+    assert!(
+        shouwang_infrastructure::users::login(&db, "admin", password, &policy)
+            .await
+            .is_err()
+    );
+    assert_success(&target.shouwang(&["users", "disable", "admin"]));
+    assert!(stdout(&target.shouwang(&["users", "list"])).contains("已停用"));
+}
