@@ -21,6 +21,7 @@ use crate::vocabulary::RegionLevel;
 /// Z, which are too easily mistaken for digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditCode(String);
 
 /// Why a text is not a valid 统一社会信用代码.
@@ -154,6 +155,7 @@ impl From<CreditCode> for String {
 /// prefix is a real code, never `00` or `000`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegionPrefix(String);
 
 /// Why a text is not a valid region prefix.

@@ -17,6 +17,7 @@ pub const MAX_EVIDENCE_BYTES: usize = 5 * 1024 * 1024;
 
 /// The image formats accepted as evidence, stored as their media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ImageMediaType {
     #[serde(rename = "image/jpeg")]
     Jpeg,
@@ -142,6 +143,7 @@ pub fn sniff_image(bytes: &[u8]) -> Result<ImageMediaType, EvidenceError> {
 /// attachments are named and referred to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sha256Hex(String);
 
 impl Sha256Hex {

@@ -195,6 +195,7 @@ impl From<IdNumber> for String {
 /// must not be `00`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegionCode(String);
 
 /// Why a text is not a valid region code.

@@ -12,19 +12,32 @@ use serde::{Deserialize, Serialize};
 /// Declares a vocabulary enum: each variant with its stored code and its
 /// Chinese label. Codes are given explicitly (not derived from the variant
 /// name) so that renaming a Rust identifier can never change stored data.
+///
+/// With the `openapi` feature the enum is also an OpenAPI schema: a string
+/// enum of the codes, described by the enum's doc comment followed by each
+/// code with its Chinese label (OpenAPI has no per-value description).
 macro_rules! vocabulary {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub enum $name:ident {
             $(
                 $(#[$variant_meta:meta])*
-                $variant:ident = $code:literal => $label:literal,
+                // `tt`, not `literal`: a `literal` fragment reaches derive
+                // macros wrapped in an invisible group, which utoipa's reading
+                // of `#[serde(rename = ...)]` does not look into. Anything but
+                // a string literal is still refused, by serde's derive.
+                $variant:ident = $code:tt => $label:literal,
             )+
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(description = openapi_description(&[$($doc),*], &[$(($code, $label)),+]))
         )]
         pub enum $name {
             $(
@@ -68,6 +81,32 @@ macro_rules! vocabulary {
             }
         }
     };
+}
+
+/// The OpenAPI description of a vocabulary enum: its doc comment lines
+/// (with the common indentation removed, as for any other schema), then
+/// every code with its Chinese label.
+#[cfg(feature = "openapi")]
+fn openapi_description(doc: &[&str], codes_and_labels: &[(&str, &str)]) -> String {
+    let indent = doc
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_ascii_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut description = doc
+        .iter()
+        .map(|line| line.get(indent..).unwrap_or_default().trim_end())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !description.is_empty() {
+        description.push_str("\n\n");
+    }
+    description.push_str("Codes and their Chinese labels:");
+    for (code, label) in codes_and_labels {
+        description.push_str(&format!("\n- `{code}`: {label}"));
+    }
+    description
 }
 
 vocabulary! {

@@ -33,6 +33,7 @@ impl ActivityCommand {
 
 /// What is asked to be done, one variant per command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ActivityAction {
     PlanActivity(PlanActivity),
     AddParticipatingOrganization(AddParticipatingOrganization),
@@ -51,6 +52,7 @@ pub enum ActivityAction {
 
 /// 活动策划: name, organizer, where and when, and who leads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanActivity {
     /// 活动名称.
     pub name: String,
@@ -78,6 +80,7 @@ pub struct PlanActivity {
 
 /// 参与社会组织: an organization taking part, and how many of its people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddParticipatingOrganization {
     /// The name as printed in the tables; identifies the participant within
     /// the activity.
@@ -91,6 +94,7 @@ pub struct AddParticipatingOrganization {
 
 /// Changes a participating organization's 参与人数.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateParticipantHeadcount {
     pub organization_name: String,
     pub headcount: u32,
@@ -98,6 +102,7 @@ pub struct UpdateParticipantHeadcount {
 
 /// Takes an organization off the participants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoveParticipatingOrganization {
     pub organization_name: String,
     pub reason: String,
@@ -105,6 +110,7 @@ pub struct RemoveParticipatingOrganization {
 
 /// 投入资金（含物资折款）: one contribution, from one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordFunds {
     pub source: FundSource,
     /// 资金, in fen.
@@ -118,6 +124,7 @@ pub struct RecordFunds {
 
 /// 受益对象及人数: replaces the previous figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordBeneficiaries {
     /// 受益人次.
     pub person_times: u32,
@@ -134,18 +141,21 @@ pub struct RecordBeneficiaries {
 /// 累计服务时长: the total service time of everyone taking part; replaces
 /// the previous figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordServiceTime {
     pub minutes: u32,
 }
 
 /// 活动详情 (about 300 characters; at most 2,000).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WriteDetails {
     pub details: String,
 }
 
 /// 佐证材料: an image already stored by the infrastructure under its SHA-256.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachEvidence {
     /// 64 hexadecimal characters.
     pub sha256: String,
@@ -159,6 +169,7 @@ pub struct AttachEvidence {
 
 /// Removes an evidence image (the stored bytes are the infrastructure's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoveEvidence {
     pub sha256: String,
     pub reason: String,
@@ -166,6 +177,7 @@ pub struct RemoveEvidence {
 
 /// 活动完成, with the actual figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteActivity {
     pub actual_starts_at: NaiveDateTime,
     pub actual_ends_at: NaiveDateTime,
@@ -180,6 +192,7 @@ pub struct CompleteActivity {
 
 /// 活动取消.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelActivity {
     pub reason: String,
     pub cancelled_on: NaiveDate,
@@ -188,10 +201,12 @@ pub struct CancelActivity {
 /// 更正: records corrected values for an earlier event; the event itself is
 /// never edited. Allowed after completion and cancellation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CorrectActivity {
     /// The stream version (1-based) of the event being corrected.
     pub corrected_version: u64,
     /// Payload field names of that event with their corrected values.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub corrected_fields: Map<String, Value>,
     pub reason: String,
 }

@@ -73,6 +73,7 @@ pub struct Activity {
 
 /// A participating organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participant {
     pub organization_id: Option<Uuid>,
     pub headcount: u32,
@@ -80,6 +81,7 @@ pub struct Participant {
 
 /// An attached evidence image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceImage {
     pub sha256: Sha256Hex,
     pub media_type: ImageMediaType,

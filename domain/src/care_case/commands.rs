@@ -37,6 +37,7 @@ impl CaseCommand {
 
 /// What the worker asks to be done, one variant per command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaseAction {
     OpenCase(OpenCase),
     ChangeCategories(ChangeCategories),
@@ -58,6 +59,7 @@ pub enum CaseAction {
 
 /// 建档: opens the file of one cared-for person (一人一档).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenCase {
     pub name: String,
     pub gender: Gender,
@@ -79,6 +81,7 @@ pub struct OpenCase {
 
 /// 变更关爱对象类别.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangeCategories {
     #[serde(default)]
     pub added: Vec<CareCategory>,
@@ -91,6 +94,7 @@ pub struct ChangeCategories {
 /// 登记台账 (助老敲门台账): the person's circumstances as found.
 /// Text fields may be left empty when not yet known.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordProfile {
     /// 经济来源.
     #[serde(default)]
@@ -114,6 +118,7 @@ pub struct RecordProfile {
 
 /// 风险评估.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssessRisk {
     pub level: RiskLevel,
     #[serde(default)]
@@ -123,6 +128,7 @@ pub struct AssessRisk {
 
 /// 包户 / 结对: a worker of an organization starts looking after the person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssignCaregiver {
     pub organization_id: Uuid,
     pub worker_id: Uuid,
@@ -132,6 +138,7 @@ pub struct AssignCaregiver {
 
 /// Ends a caregiver's assignment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseCaregiver {
     pub organization_id: Uuid,
     pub worker_id: Uuid,
@@ -141,6 +148,7 @@ pub struct ReleaseCaregiver {
 
 /// 走访记录.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordVisit {
     /// The local (Asia/Shanghai) date of the visit.
     pub visited_on: NaiveDate,
@@ -158,6 +166,7 @@ pub struct RecordVisit {
 
 /// 服务记录.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordService {
     pub delivered_on: NaiveDate,
     pub service_types: Vec<ServiceType>,
@@ -177,6 +186,7 @@ pub struct RecordService {
 
 /// 部门转介.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MakeReferral {
     /// Chosen by the caller (a UUID v7) so that the referral can be resolved later.
     pub referral_id: Uuid,
@@ -187,6 +197,7 @@ pub struct MakeReferral {
 
 /// Records the department's answer to a referral.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolveReferral {
     pub referral_id: Uuid,
     pub answer: String,
@@ -195,6 +206,7 @@ pub struct ResolveReferral {
 
 /// 成效评价 — 成效让群众评价: the person's own judgement is part of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordOutcome {
     pub goal: String,
     pub achievement: OutcomeAchievement,
@@ -208,6 +220,7 @@ pub struct RecordOutcome {
 
 /// 档案转移: to another region and/or another responsible organization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransferCase {
     /// The new 12-digit region code, or `None` to keep the current one.
     #[serde(default)]
@@ -221,6 +234,7 @@ pub struct TransferCase {
 
 /// 结案.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CloseCase {
     pub reason: CloseReason,
     /// Required when the reason is [`CloseReason::Other`].
@@ -231,6 +245,7 @@ pub struct CloseCase {
 
 /// 重新开案.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReopenCase {
     pub reason: String,
     pub reopened_on: NaiveDate,
@@ -239,16 +254,19 @@ pub struct ReopenCase {
 /// 更正: records corrected values for an earlier event; the event itself is
 /// never edited.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CorrectEntry {
     /// The stream version (1-based) of the event being corrected.
     pub corrected_version: u64,
     /// Payload field names of that event with their corrected values.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub corrected_fields: Map<String, Value>,
     pub reason: String,
 }
 
 /// 删除个人信息 (个人信息保护法 第47条): destroys the person's data key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErasePersonalData {
     pub legal_basis: String,
 }

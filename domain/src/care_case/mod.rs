@@ -66,6 +66,7 @@ pub struct CareCase {
 
 /// A worker of an organization currently looking after the person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaregiverAssignment {
     pub organization_id: Uuid,
     pub worker_id: Uuid,

@@ -32,6 +32,7 @@ impl NeedCommand {
 
 /// What is asked to be done, one variant per command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NeedAction {
     RaiseNeed(RaiseNeed),
     DispatchNeed(DispatchNeed),
@@ -47,6 +48,7 @@ pub enum NeedAction {
 /// 编列需求台账: a need found by a household survey, a visit, or raised by
 /// the person or the community.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RaiseNeed {
     /// The care case the need belongs to; `None` for a community need
     /// (社区照明不足…), which is identified by its region alone.
@@ -69,6 +71,7 @@ pub struct RaiseNeed {
 /// 派单 (“一社一单”): a county (or, after escalation, city or province)
 /// official gives the need to one organization, with a due date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DispatchNeed {
     pub organization_id: Uuid,
     /// Filled in by the application layer from the Organization aggregate
@@ -84,6 +87,7 @@ pub struct DispatchNeed {
 
 /// 接单: the organization the need was dispatched to takes it on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptNeed {
     /// The organization of the acting user, filled in by the application
     /// layer; only the organization dispatched to may accept.
@@ -93,6 +97,7 @@ pub struct AcceptNeed {
 
 /// 拒单: the organization cannot take the need on; it returns to the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeclineNeed {
     pub acting_organization_id: Uuid,
     pub reason: String,
@@ -101,6 +106,7 @@ pub struct DeclineNeed {
 
 /// 进展: a note on the way to meeting the need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordNeedProgress {
     pub acting_organization_id: Uuid,
     pub note: String,
@@ -109,6 +115,7 @@ pub struct RecordNeedProgress {
 
 /// 办结: the need was met, with what it took.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FulfilNeed {
     pub acting_organization_id: Uuid,
     pub what_was_done: String,
@@ -126,6 +133,7 @@ pub struct FulfilNeed {
 
 /// 成效让群众评价: the resident's own judgement of how the need was met.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvaluateNeed {
     /// 满意度, 1 (very dissatisfied) to 5 (very satisfied).
     pub satisfaction: u8,
@@ -139,6 +147,7 @@ pub struct EvaluateNeed {
 /// (county → city → province), or is reported to the government and its
 /// departments when it is beyond what social organizations can do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EscalateNeed {
     pub to: EscalationLevel,
     /// Required when reporting to the government, and only then.
@@ -150,6 +159,7 @@ pub struct EscalateNeed {
 
 /// 撤回: the need is no longer to be met (moved away, met otherwise…).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WithdrawNeed {
     pub reason: String,
     pub withdrawn_on: NaiveDate,

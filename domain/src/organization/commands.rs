@@ -32,6 +32,7 @@ impl OrganizationCommand {
 
 /// What is asked to be done, one variant per command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrganizationAction {
     RegisterOrganization(RegisterOrganization),
     AddMember(AddMember),
@@ -46,6 +47,7 @@ pub enum OrganizationAction {
 
 /// 登记: enters a social organization or 社工站 into the system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterOrganization {
     pub name: String,
     /// 18-character 统一社会信用代码 (GB 32100).
@@ -65,6 +67,7 @@ pub struct RegisterOrganization {
 
 /// Adds a social worker, volunteer or other member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMember {
     /// The person's id, chosen by the caller (the same id as their user or
     /// volunteer record, where they have one).
@@ -76,6 +79,7 @@ pub struct AddMember {
 
 /// A member leaves the organization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoveMember {
     pub member_id: Uuid,
     pub reason: String,
@@ -85,6 +89,7 @@ pub struct RemoveMember {
 /// 明确“邻里守望”工作联络员: a member becomes a liaison officer, who
 /// connects with organizations, pushes local needs and sums up progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DesignateLiaison {
     pub member_id: Uuid,
     pub designated_on: NaiveDate,
@@ -92,6 +97,7 @@ pub struct DesignateLiaison {
 
 /// A liaison officer steps down (and stays a member).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseLiaison {
     pub member_id: Uuid,
     pub reason: String,
@@ -100,6 +106,7 @@ pub struct ReleaseLiaison {
 
 /// 供给清单: a service the organization offers, and where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddSupplyEntry {
     pub service_type: ServiceType,
     /// Areas served, as 区划代码 prefixes (2, 4, 6, 9 or 12 digits, or
@@ -112,6 +119,7 @@ pub struct AddSupplyEntry {
 
 /// Takes a service off the supply list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoveSupplyEntry {
     pub service_type: ServiceType,
     pub reason: String,
@@ -119,6 +127,7 @@ pub struct RemoveSupplyEntry {
 
 /// 暂停: a suspended organization is not dispatched needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuspendOrganization {
     pub reason: String,
     pub suspended_on: NaiveDate,
@@ -126,6 +135,7 @@ pub struct SuspendOrganization {
 
 /// 恢复: ends a suspension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactivateOrganization {
     pub reason: String,
     pub reactivated_on: NaiveDate,

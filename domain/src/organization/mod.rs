@@ -60,6 +60,7 @@ pub struct Organization {
 
 /// A member's role and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub role: MemberRole,
     pub joined_on: NaiveDate,

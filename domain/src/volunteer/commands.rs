@@ -27,6 +27,7 @@ impl VolunteerCommand {
 
 /// What is asked to be done, one variant per command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VolunteerAction {
     RegisterVolunteer(RegisterVolunteer),
     CreditPoints(CreditPoints),
@@ -37,6 +38,7 @@ pub enum VolunteerAction {
 
 /// 志愿者注册, with the organization the volunteer serves with.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterVolunteer {
     pub organization_id: Uuid,
     pub name: String,
@@ -48,6 +50,7 @@ pub struct RegisterVolunteer {
 /// 积分: credits points for verified service time. The points follow from
 /// the minutes and the configured [`PointsPolicy`](super::PointsPolicy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditPoints {
     /// The activity, recorded service or need that earned the points; each
     /// can be credited only once.
@@ -61,6 +64,7 @@ pub struct CreditPoints {
 
 /// 积分兑换: spends points on a reward.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RedeemPoints {
     /// What the points were exchanged for, e.g. 大米一袋.
     pub reward: String,
@@ -70,6 +74,7 @@ pub struct RedeemPoints {
 
 /// 停用: the volunteer no longer serves; no points are credited or spent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeactivateVolunteer {
     pub reason: String,
     pub deactivated_on: NaiveDate,
@@ -77,6 +82,7 @@ pub struct DeactivateVolunteer {
 
 /// 重新启用.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReactivateVolunteer {
     pub reason: String,
     pub reactivated_on: NaiveDate,

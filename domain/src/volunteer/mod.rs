@@ -39,6 +39,7 @@ pub const CREDIT_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 1..=10_080;
 /// How points are earned: configuration, passed to the aggregate as its
 /// cqrs-es `Services`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsPolicy {
     /// Points per verified hour of service; minutes count pro rata and
     /// fractions of a point are dropped.
@@ -65,6 +66,7 @@ impl PointsPolicy {
 /// What earned a credit of points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CreditSource {
     /// An activity (the activity's stream id).
     Activity(Uuid),
