@@ -1,6 +1,7 @@
 //! `shouwang` — the command line of 守望.
 
 mod demo;
+mod serve;
 mod users;
 
 use std::path::PathBuf;
@@ -49,12 +50,24 @@ struct Cli {
     )]
     snapshot_every: u64,
 
+    /// Log format on standard error: `text` for people, `json` for log collectors.
+    #[arg(long, env = "SHOUWANG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP API and the projector (the main job).
+    Serve(serve::ServeArgs),
     /// Create or upgrade the database schema (also done at every start).
     Migrate,
     /// Recompute every stream's hash chain; exits non-zero at the first broken link.
@@ -91,14 +104,19 @@ impl Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,shouwang=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "warn,shouwang=info,shouwang_api=info,shouwang_projections=info",
+        )
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
@@ -120,6 +138,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     match cli.command {
+        Command::Serve(args) => {
+            serve::run(store, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             println!("数据库已是最新结构：{}", redact(&settings.database_url));
             Ok(ExitCode::SUCCESS)

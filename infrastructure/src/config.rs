@@ -50,15 +50,14 @@ pub struct Opened {
 
 /// Connects, migrates and loads the master key.
 pub async fn open_store(settings: &Settings) -> Result<(Store, Opened), StoreError> {
-    if let Some(path) = sqlite_file(&settings.database_url) {
-        if let Some(parent) = Path::new(path)
+    if let Some(path) = sqlite_file(&settings.database_url)
+        && let Some(parent) = Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Configuration(format!("无法创建数据目录 {}：{e}", parent.display()))
-            })?;
-        }
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Configuration(format!("无法创建数据目录 {}：{e}", parent.display()))
+        })?;
     }
     let (master, master_key_source) = match &settings.master_key {
         MasterKeySetting::Hex(hex) => (MasterKey::from_hex(hex)?, MasterKeySource::Environment),

@@ -557,6 +557,25 @@ impl Store {
         Ok(to_u64(version))
     }
 
+    /// The feed cursor of the event at a global position, `None` when there
+    /// is none (read-your-writes compares it with projection checkpoints).
+    pub async fn cursor_at(&self, position: i64) -> Result<Option<FeedCursor>, StoreError> {
+        let txid: Option<i64> = with_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT txid FROM events WHERE position = $1")
+                .bind(position)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(txid.map(|txid| FeedCursor { txid, position }))
+    }
+
+    /// The latest global position (0 when there are no events).
+    pub async fn last_position(&self) -> Result<i64, StoreError> {
+        Ok(with_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events").fetch_one(pool).await?
+        }))
+    }
+
     /// The aggregate type of a stream, `None` when the stream has no events.
     pub async fn stream_type(&self, stream_id: &str) -> Result<Option<String>, StoreError> {
         Ok(with_pool!(&self.db, pool => {

@@ -548,9 +548,9 @@ async fn concurrent_feed(url: &str) {
             let mut attempt = 0_u64;
             while committed.len() < COMMITS_PER_WRITER {
                 attempt += 1;
-                let roll_back = (attempt * 7 + writer as u64) % 5 == 0;
+                let roll_back = (attempt * 7 + writer as u64).is_multiple_of(5);
                 let linger = Duration::from_millis((attempt * 13 + writer as u64 * 3) % 7);
-                if roll_back || attempt % 3 == 0 {
+                if roll_back || attempt.is_multiple_of(3) {
                     // A slow transaction that takes a position, waits, then
                     // commits or rolls back.
                     with_pool!(store.database(), pool => {

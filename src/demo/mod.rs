@@ -29,17 +29,17 @@ use shouwang_domain::volunteer::PointsPolicy;
 use shouwang_infrastructure::{Application, CareCaseBus, CommandMetadata, Store};
 use uuid::Uuid;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Number of cared-for people to create.
     #[arg(long, default_value_t = 200)]
-    people: u32,
+    pub people: u32,
     /// Seed for the generator: the same seed gives the same people.
     #[arg(long, default_value_t = 2026)]
-    seed: u64,
+    pub seed: u64,
     /// People written concurrently.
     #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    pub concurrency: usize,
 }
 
 pub(crate) const COUNTY: &str = "360121";
@@ -71,6 +71,8 @@ const VILLAGE_NAMES: &[&str] = &[
 /// What `demo` wrote.
 #[derive(Debug, Default)]
 pub struct DemoSummary {
+    /// The demo's social organizations and their workers (for demo logins).
+    pub organizations: Vec<(Uuid, Vec<Uuid>)>,
     people: u64,
     events: u64,
     seconds: f64,
@@ -146,6 +148,10 @@ pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSumm
     )
     .await?;
     Ok(DemoSummary {
+        organizations: organizations
+            .iter()
+            .map(|o| (o.id, o.workers.clone()))
+            .collect(),
         people: u64::from(args.people),
         events: written.iter().map(|(_, events)| events).sum::<u64>() + community.events,
         seconds: started.elapsed().as_secs_f64(),

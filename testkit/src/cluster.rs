@@ -296,15 +296,15 @@ fn launch(bin: &Path, dir: &Path, port: u16, as_root: bool, initdb: bool) -> Res
     loop {
         if initdb {
             // The watchdog writes the status atomically (write + rename).
-            if let Ok(status) = fs::read_to_string(&initdb_status) {
-                if status.trim() != "0" {
-                    return Err(Launch::Failed(format!(
-                        "initdb ({}) failed with exit status {}:\n{}",
-                        bin.join("initdb").display(),
-                        status.trim(),
-                        fs::read_to_string(dir.join("initdb.log")).unwrap_or_default()
-                    )));
-                }
+            if let Ok(status) = fs::read_to_string(&initdb_status)
+                && status.trim() != "0"
+            {
+                return Err(Launch::Failed(format!(
+                    "initdb ({}) failed with exit status {}:\n{}",
+                    bin.join("initdb").display(),
+                    status.trim(),
+                    fs::read_to_string(dir.join("initdb.log")).unwrap_or_default()
+                )));
             }
         }
         if exited.exists() {
