@@ -7,3 +7,4 @@
 mod helpers;
 
 mod basics;
+mod writes;
