@@ -10,8 +10,11 @@ use crate::error::ApiError;
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Operation {
-    /// Read case files, timelines, replays (personal fields masked or absent).
+    /// Read case lists, case files and their timelines (personal fields absent).
     ReadCases,
+    /// Replay a case's history event by event and see it as of a version or
+    /// an instant (time travel).
+    ReplayCases,
     /// See a case's personal fields in full (written to the access log).
     RevealPersonalData,
     /// Open a new case.
@@ -43,6 +46,8 @@ pub enum Operation {
     EscalateNeed,
     /// Plan and record activities, upload evidence.
     ManageActivities,
+    /// See one's own caseload (包户名单) and the visits falling due.
+    ReadOwnCaseload,
     /// Read ledgers, caseloads, statistics, reports.
     ReadReports,
     /// Generate evaluation reports.
@@ -54,8 +59,9 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 22] = [
         Operation::ReadCases,
+        Operation::ReplayCases,
         Operation::RevealPersonalData,
         Operation::OpenCase,
         Operation::RecordOnCase,
@@ -71,6 +77,7 @@ impl Operation {
         Operation::EvaluateNeed,
         Operation::EscalateNeed,
         Operation::ManageActivities,
+        Operation::ReadOwnCaseload,
         Operation::ReadReports,
         Operation::GenerateReports,
         Operation::ReadAudit,
@@ -81,6 +88,7 @@ impl Operation {
     pub fn label_zh(self) -> &'static str {
         match self {
             Operation::ReadCases => "查看个案档案",
+            Operation::ReplayCases => "回放个案历史",
             Operation::RevealPersonalData => "查看完整个人信息",
             Operation::OpenCase => "新建个案",
             Operation::RecordOnCase => "记录探访、服务、转介、成效",
@@ -96,6 +104,7 @@ impl Operation {
             Operation::EvaluateNeed => "记录群众评价",
             Operation::EscalateNeed => "上报需求",
             Operation::ManageActivities => "管理活动与佐证材料",
+            Operation::ReadOwnCaseload => "查看本人的包户名单与探访提醒",
             Operation::ReadReports => "查看台账、统计与报表",
             Operation::GenerateReports => "生成评估报表",
             Operation::ReadAudit => "查看审计记录与访问日志",
@@ -110,6 +119,9 @@ pub fn role_allows(role: UserRole, operation: Operation) -> bool {
     use UserRole::*;
     match operation {
         ReadCases => matches!(role, SocialWorker | Supervisor | Official | Auditor),
+        // Supervisors replay who did what and when, officials and auditors
+        // check it; workers see the timeline, which is enough for the doorstep.
+        ReplayCases => matches!(role, Supervisor | Official | Auditor),
         RevealPersonalData => matches!(role, SocialWorker | Supervisor | Official | Auditor),
         OpenCase | RecordOnCase | RaiseNeed => matches!(role, SocialWorker | Supervisor),
         ManageCase => matches!(role, Supervisor),
@@ -125,6 +137,8 @@ pub fn role_allows(role: UserRole, operation: Operation) -> bool {
         EvaluateNeed => matches!(role, SocialWorker | Supervisor),
         EscalateNeed => matches!(role, Official),
         ManageActivities => matches!(role, SocialWorker | Supervisor | Official),
+        // Whoever is assigned to look after people (包户) must see whose visit is due.
+        ReadOwnCaseload => matches!(role, SocialWorker | Supervisor),
         ReadReports => matches!(role, Supervisor | Official | Auditor),
         GenerateReports => matches!(role, Supervisor | Official),
         ReadAudit => matches!(role, Supervisor | Auditor | Admin),
@@ -195,6 +209,57 @@ pub fn require_organization_visible(
     require_in_scope(user, Operation::ReadOrganizations, region)
 }
 
+/// Refuses unless the user may see the caseload of `worker_id`: their own
+/// (a caregiver's list of visits due, ReadOwnCaseload), or anyone's with
+/// ReadReports. The cases shown are still limited to the user's scope.
+pub fn require_worker_caseload(user: &User, worker_id: Uuid) -> Result<(), ApiError> {
+    if worker_id == user.id && role_allows(user.role, Operation::ReadOwnCaseload) {
+        return Ok(());
+    }
+    if role_allows(user.role, Operation::ReadOwnCaseload)
+        && !role_allows(user.role, Operation::ReadReports)
+    {
+        return Err(ApiError::forbidden(
+            "您只能查看本人的包户名单：请不填 worker 参数，或填写您本人的编号",
+        ));
+    }
+    require(user, Operation::ReadReports)
+}
+
+/// Which of an organization's orders (一社一单) a user may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrdersVisible {
+    /// Every order: the user belongs to the organization and carries them out.
+    All,
+    /// Only orders for needs within the user's scope.
+    WithinScope,
+}
+
+/// Refuses unless the user may read an organization's orders. Its own
+/// people who respond to dispatches (接单、办结) see all of them — they are
+/// the ones who must meet them, wherever the needs lie. Readers of reports
+/// see the orders for needs within their scope, of an organization
+/// registered within their area or serving it (a county organization serves
+/// every township of the county).
+pub fn require_orders_visible(
+    user: &User,
+    organization_id: Uuid,
+    organization_region: &str,
+) -> Result<OrdersVisible, ApiError> {
+    if user.organization_id == Some(organization_id)
+        && role_allows(user.role, Operation::RespondToDispatch)
+    {
+        return Ok(OrdersVisible::All);
+    }
+    require(user, Operation::ReadReports)?;
+    let serves_users_area =
+        !organization_region.is_empty() && user.region_scope.starts_with(organization_region);
+    if !serves_users_area {
+        require_in_scope(user, Operation::ReadReports, organization_region)?;
+    }
+    Ok(OrdersVisible::WithinScope)
+}
+
 /// Auditors see personal values masked.
 pub fn sees_masked(user: &User) -> bool {
     user.role == UserRole::Auditor
@@ -224,4 +289,34 @@ pub fn matrix_markdown() -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/PERMISSIONS.md carries the matrix this module enforces; the
+    /// document must never drift from the code.
+    #[test]
+    fn the_permissions_document_shows_the_enforced_matrix() {
+        let document = include_str!("../../docs/PERMISSIONS.md");
+        let table = matrix_markdown();
+        assert!(
+            document.contains(&table),
+            "docs/PERMISSIONS.md is out of date; replace its table with:\n<<<TABLE\n{table}TABLE>>>"
+        );
+    }
+
+    #[test]
+    fn auditors_never_write_and_admins_only_manage_users_and_read_audit() {
+        for operation in Operation::ALL {
+            let name = format!("{operation:?}");
+            let writes = !["Read", "Reveal", "Replay"].iter().any(|read| name.starts_with(read));
+            if writes {
+                assert!(!role_allows(UserRole::Auditor, operation), "{operation:?}");
+            }
+            let admin_may = matches!(operation, Operation::ManageUsers | Operation::ReadAudit);
+            assert_eq!(role_allows(UserRole::Admin, operation), admin_may, "{operation:?}");
+        }
+    }
 }
