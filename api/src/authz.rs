@@ -311,12 +311,18 @@ mod tests {
     fn auditors_never_write_and_admins_only_manage_users_and_read_audit() {
         for operation in Operation::ALL {
             let name = format!("{operation:?}");
-            let writes = !["Read", "Reveal", "Replay"].iter().any(|read| name.starts_with(read));
+            let writes = !["Read", "Reveal", "Replay"]
+                .iter()
+                .any(|read| name.starts_with(read));
             if writes {
                 assert!(!role_allows(UserRole::Auditor, operation), "{operation:?}");
             }
             let admin_may = matches!(operation, Operation::ManageUsers | Operation::ReadAudit);
-            assert_eq!(role_allows(UserRole::Admin, operation), admin_may, "{operation:?}");
+            assert_eq!(
+                role_allows(UserRole::Admin, operation),
+                admin_may,
+                "{operation:?}"
+            );
         }
     }
 }

@@ -82,10 +82,11 @@ impl Projection for StreamTotals {
             .ok_or_else(|| ProjectionError::decode("no amount"))?;
         let count = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some((at, reached)) = &self.hang_after
-            && count == *at {
-                reached.notify_one();
-                std::future::pending::<()>().await;
-            }
+            && count == *at
+        {
+            reached.notify_one();
+            std::future::pending::<()>().await;
+        }
         with_tx!(tx, conn => {
             sqlx::query(names.sql(
                 "INSERT INTO {stream_totals} (stream_id, events, total) VALUES ($1, 1, $2) \
