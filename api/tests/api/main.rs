@@ -8,3 +8,5 @@ mod helpers;
 
 mod basics;
 mod writes;
+mod ledgers;
+mod reports;
