@@ -507,14 +507,20 @@ impl Store {
                 }
             }
 
-            if self.db.backend() == Backend::Postgres && !appended.is_empty() {
-                // Wakes tailing projectors; delivered only if the commit succeeds.
-                sqlx::query("SELECT pg_notify('shouwang_events', '')")
-                    .execute(&mut *tx)
-                    .await?;
-            }
             tx.commit().await?;
             self.appended.notify_waiters();
+            if self.db.backend() == Backend::Postgres && !appended.is_empty() {
+                // Wakes projectors in other processes. Sent after the commit,
+                // not inside it: a NOTIFY in the transaction takes a global
+                // lock held through the commit's flush, which serializes every
+                // writer. A lost notification only delays them until they poll.
+                if let Err(error) = sqlx::query("SELECT pg_notify('shouwang_events', '')")
+                    .execute(pool)
+                    .await
+                {
+                    tracing::warn!(%error, "could not notify other processes of new events");
+                }
+            }
             Ok(AppendOutcome::Appended(appended))
         })
     }
