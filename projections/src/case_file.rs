@@ -1908,6 +1908,42 @@ pub async fn reveal_personal_fields(
     Ok(fields)
 }
 
+/// Records in the access log that `reader` opened the case file without
+/// its personal fields (一人一档 as lists and timelines show it): every
+/// opening of a full case file is itself recorded, and this one names no
+/// field as revealed. `stream_version` is the version of the file shown,
+/// `erased` whether the person's data had been erased by then.
+pub async fn record_case_file_opened(
+    db: &Database,
+    case_id: Uuid,
+    reader: &Reader,
+    stream_version: u64,
+    erased: bool,
+) -> Result<(), RevealError> {
+    if reader.actor.trim().is_empty() || reader.role.trim().is_empty() {
+        return Err(RevealError::ReaderUnknown);
+    }
+    if reader.reason.trim().is_empty() {
+        return Err(RevealError::ReasonRequired);
+    }
+    record_access(
+        db,
+        &NewAccess {
+            accessed_at: Utc::now(),
+            actor: &reader.actor,
+            role: &reader.role,
+            organization: reader.organization.as_deref(),
+            case_id: &case_id.to_string(),
+            reason: reader.reason.trim(),
+            revealed: &[],
+            stream_version,
+            erased,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 impl PersonalFields {
     /// The names of the fields that held a readable value: what the access
     /// log says was seen.

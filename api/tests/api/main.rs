@@ -6,7 +6,9 @@
 
 mod helpers;
 
+mod audit;
 mod basics;
-mod writes;
+mod case_files;
 mod ledgers;
 mod reports;
+mod writes;
