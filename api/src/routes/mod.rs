@@ -25,6 +25,7 @@ pub mod ledgers;
 pub mod needs;
 pub mod organizations;
 pub mod reports;
+pub mod users;
 pub mod volunteers;
 
 #[derive(Debug, OpenApi)]
@@ -46,6 +47,7 @@ pub mod volunteers;
         (name = "ledgers", description = "台账与探访义务"),
         (name = "reports", description = "统计与评估报表"),
         (name = "audit", description = "审计与访问日志"),
+        (name = "users", description = "用户管理（系统管理员）"),
         (name = "operations", description = "运行状态")
     )
 )]
@@ -66,6 +68,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         ledgers::Api::openapi(),
         reports::Api::openapi(),
         audit::Api::openapi(),
+        users::Api::openapi(),
     ] {
         document.merge(part);
     }
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ledgers::routes())
         .merge(reports::routes())
         .merge(audit::routes())
+        .merge(users::routes())
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
         .fallback(not_found)

@@ -10,5 +10,7 @@ mod audit;
 mod basics;
 mod case_files;
 mod ledgers;
+mod permissions;
 mod reports;
+mod users;
 mod writes;
