@@ -324,3 +324,31 @@ mod tests {
         assert_eq!(field_of("missing field `minutes` at line 1"), None);
     }
 }
+
+#[cfg(test)]
+mod mapping_tests {
+    use shouwang_domain::care_case::CaseError;
+    use shouwang_infrastructure::CommandError;
+
+    use super::*;
+
+    #[test]
+    fn command_outcomes_map_to_their_status_and_code() {
+        let conflict = ApiError::from(CommandError::<CaseError>::Conflict);
+        assert_eq!(
+            (conflict.status(), conflict.code()),
+            (StatusCode::CONFLICT, "concurrent_modification")
+        );
+        let refused = ApiError::from(CommandError::Refused(CaseError::CaseNotOpened));
+        assert_eq!(
+            (refused.status(), refused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "case_not_opened")
+        );
+        let internal = ApiError::from(StoreError::Configuration("secret table name".into()));
+        assert_eq!(
+            (internal.status(), internal.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        );
+        assert!(!internal.problem().detail.contains("secret"));
+    }
+}

@@ -315,3 +315,41 @@ async fn the_openapi_document_and_the_api_page() {
         "nothing is fetched from elsewhere"
     );
 }
+
+both! {
+    an_internal_error_shows_only_the_request_id => internal_error;
+}
+
+/// A broken database table makes the query fail inside the server: the
+/// client gets a 500 with the request id and nothing internal.
+async fn internal_error(app: TestApp) {
+    let (case_id, position) = app.open_case("worker", VILLAGE).await;
+    let ready = app
+        .get(
+            Some("worker"),
+            &format!("/api/v1/cases/{case_id}?after={position}"),
+        )
+        .await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    shouwang_infrastructure::with_pool!(app.store.database(), pool => {
+        sqlx::query("ALTER TABLE case_timeline RENAME TO case_timeline_broken").execute(pool).await.unwrap();
+    });
+    let response = app
+        .get(Some("worker"), &format!("/api/v1/cases/{case_id}"))
+        .await;
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let problem = assert_problem(
+        response,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+    )
+    .await;
+    assert_eq!(problem["request_id"], request_id);
+    let text = problem.to_string();
+    for internal in ["case_timeline", "sqlx", "SQL", "table"] {
+        assert!(!text.contains(internal), "{internal} leaked: {text}");
+    }
+}
