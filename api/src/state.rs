@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeDelta, Utc};
-
-const SHANGHAI_OFFSET: TimeDelta = TimeDelta::hours(8);
 use shouwang_infrastructure::users::SessionPolicy;
 use shouwang_infrastructure::{Application, Database, Store};
 use shouwang_projections::Projector;
 
 use crate::metrics::Metrics;
+
+/// China Standard Time has no daylight saving: a fixed offset is exact.
+const SHANGHAI_OFFSET: TimeDelta = TimeDelta::hours(8);
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
