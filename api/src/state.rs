@@ -3,15 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::NaiveDate;
 use shouwang_infrastructure::users::SessionPolicy;
 use shouwang_infrastructure::{Application, Database, Store};
 use shouwang_projections::Projector;
 
 use crate::metrics::Metrics;
-
-/// China Standard Time has no daylight saving: a fixed offset is exact.
-const SHANGHAI_OFFSET: TimeDelta = TimeDelta::hours(8);
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -86,6 +83,6 @@ impl AppState {
     /// Today in Asia/Shanghai (UTC+8, no daylight saving): the date workers
     /// mean when they write "today".
     pub fn today(&self) -> NaiveDate {
-        (Utc::now() + SHANGHAI_OFFSET).date_naive()
+        shouwang_infrastructure::clock::shanghai_today()
     }
 }

@@ -7,6 +7,7 @@ pub mod application;
 pub mod attachments;
 pub mod buses;
 pub mod chain;
+pub mod clock;
 pub mod command_bus;
 pub mod config;
 pub mod db;

@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, Days, NaiveDate};
 use clap::Args;
 use futures_util::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -108,7 +108,7 @@ pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSumm
     let started = Instant::now();
     let app = Application::new(store.clone(), PointsPolicy::default());
     let bus = &app.cases;
-    let today = shanghai_today();
+    let today = shouwang_infrastructure::clock::shanghai_today();
     let mut rng = StdRng::seed_from_u64(args.seed);
     let organizations: Vec<DemoOrganization> = (0..6)
         .map(|_| DemoOrganization {
@@ -181,10 +181,6 @@ fn action_name(action: &CaseAction) -> &'static str {
         CaseAction::RecordService(_) => "RecordService",
         _ => "CareCase",
     }
-}
-
-fn shanghai_today() -> NaiveDate {
-    (Utc::now() + chrono::Duration::hours(8)).date_naive()
 }
 
 fn uuid_from(rng: &mut StdRng) -> Uuid {
