@@ -3,9 +3,17 @@
 //! Unlike cqrs-es's `PersistedEventStore`, the snapshot is taken from the
 //! context's aggregate exactly as handed over: `EventSink::write` has already
 //! applied the new events to it, so applying them again would double-count.
+//!
+//! Deciding a command needs the aggregate's current state. Rather than load
+//! it again for every command, the store keeps the state each of its own
+//! commits produced (with its version and last hash). A cached state is only
+//! ever a guess: if another process wrote meanwhile, the append conflicts on
+//! the stream version, the entry is dropped and the command bus retries on
+//! state loaded afresh. Commands on one stream in this process take turns on
+//! the stream's entry, so they do not conflict with each other.
 
 use std::collections::{BTreeMap, HashMap};
-use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 
 use cqrs_es::{
     Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore,
@@ -14,7 +22,40 @@ use serde_json::Value;
 use shouwang_domain::PersonalData;
 
 use crate::error::StoreError;
-use crate::store::{Append, AppendOutcome, AsOf, NewEvent, PersonalDataMode, RecordedEvent, Store};
+use crate::store::{
+    Append, AppendOutcome, AppendedEvent, AsOf, NewEvent, PersonalDataMode, RecordedEvent, Store,
+};
+
+/// What the commit of the command being executed appended, handed to the
+/// command bus without asking the database again (cqrs-es's `execute`
+/// returns nothing).
+pub(crate) mod receipts {
+    use std::cell::RefCell;
+
+    use crate::store::AppendedEvent;
+
+    tokio::task_local! {
+        static APPENDED: RefCell<Option<Vec<AppendedEvent>>>;
+    }
+
+    /// Runs `future` with a place for its commit to leave what it appended.
+    pub async fn collect<F: std::future::Future>(
+        future: F,
+    ) -> (F::Output, Option<Vec<AppendedEvent>>) {
+        APPENDED
+            .scope(RefCell::new(None), async move {
+                let output = future.await;
+                let appended = APPENDED.with(|cell| cell.borrow_mut().take());
+                (output, appended)
+            })
+            .await
+    }
+
+    pub(super) fn record(appended: &[AppendedEvent]) {
+        // Outside `collect` (a caller using cqrs-es directly) nobody asks.
+        let _ = APPENDED.try_with(|cell| *cell.borrow_mut() = Some(appended.to_vec()));
+    }
+}
 
 /// Metadata keys the store itself interprets.
 pub mod metadata_keys {
@@ -22,18 +63,64 @@ pub mod metadata_keys {
     pub const COMMAND_FINGERPRINT: &str = "command_fingerprint";
 }
 
+/// Streams whose latest state is kept per aggregate type by default.
+const DEFAULT_CACHED_STREAMS: usize = 20_000;
+
+/// The state one of our commits left a stream in.
+#[derive(Debug)]
+struct Cached<A> {
+    version: u64,
+    hash: Vec<u8>,
+    aggregate: A,
+}
+
+type Slot<A> = Arc<tokio::sync::Mutex<Option<Cached<A>>>>;
+
+/// Latest states by stream id, bounded. Eviction drops entries no command
+/// is using, in no particular order: a miss costs one load, so the bound
+/// matters more than which entry goes.
+#[derive(Debug)]
+struct AggregateCache<A> {
+    slots: Mutex<HashMap<String, Slot<A>>>,
+    capacity: usize,
+}
+
+impl<A> AggregateCache<A> {
+    fn slot(&self, stream_id: &str) -> Slot<A> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get(stream_id) {
+            return slot.clone();
+        }
+        if slots.len() >= self.capacity {
+            let keep = self.capacity * 3 / 4;
+            let mut excess = slots.len().saturating_sub(keep);
+            slots.retain(|_, slot| {
+                if excess > 0 && Arc::strong_count(slot) == 1 {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        let slot: Slot<A> = Arc::new(tokio::sync::Mutex::new(None));
+        slots.insert(stream_id.to_owned(), slot.clone());
+        slot
+    }
+}
+
 /// The event store for aggregate type `A`.
 #[derive(Debug)]
 pub struct SqlEventStore<A> {
     store: Store,
-    aggregate: PhantomData<fn() -> A>,
+    cache: Arc<AggregateCache<A>>,
 }
 
 impl<A> Clone for SqlEventStore<A> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
-            aggregate: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -44,6 +131,11 @@ pub struct SqlAggregateContext<A> {
     pub stream_id: String,
     pub version: u64,
     pub aggregate: A,
+    /// The hash of the event at `version`, when known.
+    previous_hash: Option<Vec<u8>>,
+    /// This stream's cache entry, held from load to commit by the command
+    /// being decided.
+    slot: Option<tokio::sync::OwnedMutexGuard<Option<Cached<A>>>>,
 }
 
 impl<A: Aggregate> AggregateContext<A> for SqlAggregateContext<A> {
@@ -105,13 +197,22 @@ pub(crate) fn new_event<E: DomainEvent + PersonalData>(event: &E) -> Result<NewE
 
 impl<A> SqlEventStore<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Event: PersonalData,
 {
     pub fn new(store: Store) -> Self {
+        Self::with_cache_capacity(store, DEFAULT_CACHED_STREAMS)
+    }
+
+    /// A store keeping the latest state of at most `streams` streams
+    /// (0 turns the cache off).
+    pub fn with_cache_capacity(store: Store, streams: usize) -> Self {
         Self {
             store,
-            aggregate: PhantomData,
+            cache: Arc::new(AggregateCache {
+                slots: Mutex::new(HashMap::new()),
+                capacity: streams,
+            }),
         }
     }
 
@@ -149,11 +250,8 @@ where
             }
             None => (A::default(), 0),
         };
-        for event in self
-            .store
-            .load_stream(stream_id, version, PersonalDataMode::Withhold)
-            .await?
-        {
+        let (tail, previous_hash) = self.store.load_tail(stream_id, version).await?;
+        for event in tail {
             version = event.stream_version;
             aggregate.apply(event.decode()?);
         }
@@ -161,7 +259,34 @@ where
             stream_id: stream_id.to_owned(),
             version,
             aggregate,
+            previous_hash,
+            slot: None,
         })
+    }
+
+    /// Loads for a command that will commit through this store: from the
+    /// cache when this process wrote the stream last, holding the stream's
+    /// entry until the commit.
+    async fn load_for_command(
+        &self,
+        stream_id: &str,
+    ) -> Result<SqlAggregateContext<A>, StoreError> {
+        if self.cache.capacity == 0 {
+            return self.load_for_decision(stream_id).await;
+        }
+        let slot = self.cache.slot(stream_id).lock_owned().await;
+        let mut context = match slot.as_ref() {
+            Some(cached) => SqlAggregateContext {
+                stream_id: stream_id.to_owned(),
+                version: cached.version,
+                aggregate: cached.aggregate.clone(),
+                previous_hash: Some(cached.hash.clone()),
+                slot: None,
+            },
+            None => self.load_for_decision(stream_id).await?,
+        };
+        context.slot = Some(slot);
+        Ok(context)
     }
 
     /// The aggregate as it was at a version or time, replayed from the events
@@ -193,9 +318,36 @@ where
     async fn append_events(
         &self,
         events: Vec<A::Event>,
-        context: SqlAggregateContext<A>,
+        mut context: SqlAggregateContext<A>,
         metadata: HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, StoreError> {
+        let mut slot = context.slot.take();
+        let outcome = self.write_events(events, &mut context, metadata).await;
+        if let Some(slot) = slot.as_mut() {
+            match &outcome {
+                Ok((_, Some(last))) => {
+                    **slot = Some(Cached {
+                        version: last.stream_version,
+                        hash: last.hash.to_vec(),
+                        aggregate: context.aggregate,
+                    });
+                }
+                // Nothing written (no events, or a repeated command): what
+                // was cached still stands.
+                Ok((_, None)) => {}
+                // Someone else wrote first, or the write failed: load afresh.
+                Err(_) => **slot = None,
+            }
+        }
+        outcome.map(|(envelopes, _)| envelopes)
+    }
+
+    async fn write_events(
+        &self,
+        events: Vec<A::Event>,
+        context: &mut SqlAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<(Vec<EventEnvelope<A>>, Option<AppendedEvent>), StoreError> {
         let new_events = events
             .iter()
             .map(new_event)
@@ -220,22 +372,27 @@ where
         }
         let outcome = self
             .store
-            .append(Append {
-                stream_type: A::TYPE,
-                stream_id: &context.stream_id,
-                expected_version: context.version,
-                events: new_events,
-                metadata: stored_metadata.clone(),
-                command: command_id.map(|id| (id, fingerprint)),
-                snapshot,
-            })
+            .append_after(
+                Append {
+                    stream_type: A::TYPE,
+                    stream_id: &context.stream_id,
+                    expected_version: context.version,
+                    events: new_events,
+                    metadata: stored_metadata.clone(),
+                    command: command_id.map(|id| (id, fingerprint)),
+                    snapshot,
+                },
+                context.previous_hash.take(),
+            )
             .await?;
         let appended = match outcome {
             AppendOutcome::Appended(appended) => appended,
             // The command bus reads the first result from the idempotency table.
-            AppendOutcome::DuplicateCommand => return Ok(Vec::new()),
+            AppendOutcome::DuplicateCommand => return Ok((Vec::new(), None)),
         };
-        Ok(events
+        let last = appended.last().cloned();
+        receipts::record(&appended);
+        let envelopes = events
             .into_iter()
             .zip(appended)
             .map(|(payload, stored)| {
@@ -250,13 +407,14 @@ where
                     metadata,
                 }
             })
-            .collect())
+            .collect();
+        Ok((envelopes, last))
     }
 }
 
 impl<A> EventStore<A> for SqlEventStore<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Event: PersonalData,
 {
     type AC = SqlAggregateContext<A>;
@@ -272,7 +430,7 @@ where
         &self,
         aggregate_id: &str,
     ) -> Result<Self::AC, AggregateError<A::Error>> {
-        self.load_for_decision(aggregate_id)
+        self.load_for_command(aggregate_id)
             .await
             .map_err(to_aggregate_error)
     }

@@ -14,9 +14,9 @@ use shouwang_domain::PersonalData;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::aggregate_store::{SqlEventStore, metadata_keys};
+use crate::aggregate_store::{SqlEventStore, metadata_keys, receipts};
 use crate::error::StoreError;
-use crate::store::{CommandRecord, Store};
+use crate::store::{AppendedEvent, CommandRecord, Store};
 
 /// Who sent a command and why: stored as metadata on every event it emits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,18 @@ pub struct CommandReceipt {
 }
 
 impl CommandReceipt {
+    fn from_appended(command_id: String, stream_id: &str, appended: &[AppendedEvent]) -> Self {
+        Self {
+            command_id,
+            stream_id: stream_id.to_owned(),
+            stream_version: appended.last().map(|e| e.stream_version),
+            first_position: appended.first().map(|e| e.position),
+            last_position: appended.last().map(|e| e.position),
+            events: appended.len() as u64,
+            replayed: false,
+        }
+    }
+
     fn from_record(record: CommandRecord, replayed: bool) -> Self {
         let events = match (record.first_version, record.last_version) {
             (Some(first), Some(last)) => last - first + 1,
@@ -127,7 +139,7 @@ pub enum CommandError<E: std::error::Error> {
 /// Executes commands for aggregate type `A`.
 pub struct CommandBus<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Event: PersonalData,
 {
     cqrs: CqrsFramework<A, SqlEventStore<A>>,
@@ -136,7 +148,7 @@ where
 
 impl<A> std::fmt::Debug for CommandBus<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Event: PersonalData,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,7 +160,7 @@ where
 
 impl<A> CommandBus<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Event: PersonalData,
     A::Command: IdempotentCommand + Clone,
 {
@@ -185,54 +197,66 @@ where
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
         let command_id = metadata.command_id.to_string();
         let fingerprint = Self::fingerprint(stream_id, &command);
-        let store = self.events.store();
         let mut retried = false;
         loop {
-            if let Some(record) = store
-                .command_record(&command_id)
-                .await
-                .map_err(CommandError::Store)?
-            {
-                if record.fingerprint != fingerprint {
-                    return Err(CommandError::Store(StoreError::IdempotencyMismatch {
-                        command_id,
-                    }));
-                }
-                // A record written by this very call (after a concurrent
-                // retry collided with it) is not a replay for this caller.
-                return Ok(CommandReceipt::from_record(record, true));
-            }
-            let result = self
-                .cqrs
-                .execute_with_metadata(
-                    stream_id,
-                    command.clone(),
-                    metadata.clone().into_map(fingerprint.clone()),
-                )
-                .await;
+            // No look-up of the command id first: the idempotency record is
+            // written in the append's transaction, so a repeated id shows up
+            // as "nothing appended" (or as a refusal, the state having moved
+            // on), and only then is the first result read back.
+            let (result, appended) = receipts::collect(self.cqrs.execute_with_metadata(
+                stream_id,
+                command.clone(),
+                metadata.clone().into_map(fingerprint.clone()),
+            ))
+            .await;
             match result {
                 Ok(()) => {
-                    let record = store
-                        .command_record(&command_id)
-                        .await
-                        .map_err(CommandError::Store)?
-                        .ok_or_else(|| {
-                            CommandError::Store(StoreError::Configuration(format!(
+                    return match appended {
+                        Some(appended) => Ok(CommandReceipt::from_appended(
+                            command_id, stream_id, &appended,
+                        )),
+                        None => match self.recorded(&command_id, &fingerprint).await? {
+                            Some(receipt) => Ok(receipt),
+                            None => Err(CommandError::Store(StoreError::Configuration(format!(
                                 "指令 {command_id} 已执行但未找到其记录"
-                            )))
-                        })?;
-                    if record.fingerprint != fingerprint {
-                        return Err(CommandError::Store(StoreError::IdempotencyMismatch {
-                            command_id,
-                        }));
-                    }
-                    return Ok(CommandReceipt::from_record(record, false));
+                            )))),
+                        },
+                    };
                 }
-                Err(AggregateError::UserError(error)) => return Err(CommandError::Refused(error)),
+                Err(AggregateError::UserError(error)) => {
+                    return match self.recorded(&command_id, &fingerprint).await? {
+                        Some(receipt) => Ok(receipt),
+                        None => Err(CommandError::Refused(error)),
+                    };
+                }
                 Err(AggregateError::AggregateConflict) if !retried => retried = true,
                 Err(AggregateError::AggregateConflict) => return Err(CommandError::Conflict),
                 Err(other) => return Err(CommandError::Store(unwrap_store_error(other))),
             }
+        }
+    }
+
+    /// The first result of a command id already recorded, answered to a
+    /// retry; refused when the id was used for a different command.
+    async fn recorded(
+        &self,
+        command_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<CommandReceipt>, CommandError<A::Error>> {
+        let record = self
+            .events
+            .store()
+            .command_record(command_id)
+            .await
+            .map_err(CommandError::Store)?;
+        match record {
+            Some(record) if record.fingerprint != fingerprint => {
+                Err(CommandError::Store(StoreError::IdempotencyMismatch {
+                    command_id: command_id.to_owned(),
+                }))
+            }
+            Some(record) => Ok(Some(CommandReceipt::from_record(record, true))),
+            None => Ok(None),
         }
     }
 }

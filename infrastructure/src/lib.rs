@@ -3,6 +3,7 @@
 //! command bus.
 
 pub mod aggregate_store;
+mod append;
 pub mod application;
 pub mod attachments;
 pub mod buses;

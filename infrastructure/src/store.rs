@@ -4,16 +4,16 @@
 //! [`crate::SqlEventStore`] adapts it to cqrs-es for one aggregate type.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::chain::{ChainedFields, GENESIS, link_hash};
+use crate::append::{GroupCommit, PendingAppend, Writer};
 use crate::db::{Backend, Database};
-use crate::error::{StoreError, is_unique_violation};
+use crate::error::StoreError;
 use crate::upcast::Upcasters;
 use crate::vault::{DataKey, MasterKey};
 use crate::with_pool;
@@ -142,6 +142,9 @@ pub struct AppendedEvent {
     pub txid: i64,
     pub stream_version: u64,
     pub recorded_at: String,
+    /// The event's link in its stream's hash chain; the next append chains
+    /// from it.
+    pub hash: [u8; 32],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,21 +185,6 @@ pub(crate) struct StoredRow {
     pub hash: Vec<u8>,
 }
 
-impl StoredRow {
-    pub(crate) fn chained_fields(&self) -> ChainedFields<'_> {
-        ChainedFields {
-            stream_type: &self.stream_type,
-            stream_id: &self.stream_id,
-            stream_version: self.stream_version,
-            event_type: &self.event_type,
-            schema_version: self.schema_version,
-            payload: &self.payload,
-            sealed: self.sealed.as_deref(),
-            metadata: &self.metadata,
-            recorded_at: &self.recorded_at,
-        }
-    }
-}
 
 macro_rules! event_columns {
     () => {
@@ -204,12 +192,16 @@ macro_rules! event_columns {
          payload, sealed, metadata, recorded_at, hash"
     };
 }
-pub(crate) use event_columns;
 
 const SELECT_STREAM_AFTER: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version"
+);
+const SELECT_STREAM_FROM: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 );
 const SELECT_STREAM_UNTIL_VERSION: &str = concat!(
     "SELECT ",
@@ -235,30 +227,10 @@ const SELECT_FEED_POSTGRES: &str = concat!(
        AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
      ORDER BY txid, position LIMIT $3"
 );
-const INSERT_EVENT: &str = "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
-     schema_version, payload, sealed, metadata, recorded_at, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position, txid";
-const SELECT_HASH_AT: &str = "SELECT hash FROM events WHERE stream_id = $1 AND stream_version = $2";
 const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
-const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (stream_id) DO NOTHING";
-const ERASE_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at, erased_at) \
-     VALUES ($1, NULL, $2, $2) \
-     ON CONFLICT (stream_id) DO UPDATE SET wrapped_key = NULL, erased_at = excluded.erased_at";
-const INSERT_BLIND_INDEX: &str = "INSERT INTO blind_index (kind, digest, stream_id) VALUES ($1, $2, $3) \
-     ON CONFLICT DO NOTHING";
-const DELETE_BLIND_INDEX: &str = "DELETE FROM blind_index WHERE stream_id = $1";
 const SELECT_BLIND_INDEX: &str =
     "SELECT stream_id FROM blind_index WHERE kind = $1 AND digest = $2 ORDER BY stream_id";
-const UPSERT_SNAPSHOT: &str = "INSERT INTO snapshots (stream_id, stream_type, stream_version, state, taken_at) \
-     VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, \
-       state = excluded.state, taken_at = excluded.taken_at \
-     WHERE snapshots.stream_version < excluded.stream_version";
 const SELECT_SNAPSHOT: &str = "SELECT stream_version, state FROM snapshots WHERE stream_id = $1";
-const INSERT_COMMAND: &str = "INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, \
-     first_version, last_version, first_position, last_position, recorded_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (command_id) DO NOTHING";
 const SELECT_COMMAND: &str = "SELECT command_id, stream_type, stream_id, fingerprint, first_version, \
      last_version, first_position, last_position FROM commands WHERE command_id = $1";
 const SELECT_STREAM_TYPE: &str =
@@ -276,7 +248,14 @@ pub struct Store {
     /// Wakes in-process feed readers (projectors) after every commit; other
     /// processes on PostgreSQL are woken by `NOTIFY shouwang_events`.
     appended: Arc<Notify>,
+    /// Started with the first append (it needs the tokio runtime).
+    group: Arc<OnceLock<GroupCommit>>,
+    writers: usize,
 }
+
+/// Transactions PostgreSQL may have in flight from the group committer: one
+/// fills while others flush.
+const DEFAULT_POSTGRES_WRITERS: usize = 4;
 
 /// Formats an instant the way it is stored: fixed width, so text order is
 /// time order.
@@ -298,14 +277,33 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+fn pending(append: Append<'_>, previous_hash: Option<Vec<u8>>) -> PendingAppend {
+    PendingAppend {
+        stream_type: append.stream_type.to_owned(),
+        stream_id: append.stream_id.to_owned(),
+        expected_version: append.expected_version,
+        events: append.events,
+        metadata: append.metadata,
+        command: append.command,
+        snapshot: append.snapshot,
+        previous_hash,
+    }
+}
+
 impl Store {
     pub fn new(db: Database, master: MasterKey) -> Self {
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => DEFAULT_POSTGRES_WRITERS,
+        };
         Self {
             db,
             master,
             upcasters: Upcasters::new(),
             snapshot_every: 100,
             appended: Arc::new(Notify::new()),
+            group: Arc::new(OnceLock::new()),
+            writers,
         }
     }
 
@@ -346,183 +344,50 @@ impl Store {
             && from_version / self.snapshot_every != (from_version + count) / self.snapshot_every
     }
 
-    /// Appends events to one stream in one transaction: optimistic version
-    /// check, sealing, hash chain, blind index, erasure, snapshot and the
-    /// idempotency record all commit together or not at all.
+    /// Appends events to one stream: optimistic version check, sealing, hash
+    /// chain, blind index, erasure, snapshot and the idempotency record all
+    /// commit together or not at all. Concurrent appends share transactions
+    /// (group commit, see [`crate::append`]), each keeping its own outcome.
     pub async fn append(&self, append: Append<'_>) -> Result<AppendOutcome, StoreError> {
-        let _write_guard = match &self.db {
-            Database::Sqlite { write_lock, .. } => Some(write_lock.lock().await),
-            Database::Postgres { .. } => None,
-        };
-        with_pool!(&self.db, pool => {
-            let mut tx = match self.db.backend() {
-                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-                Backend::Postgres => pool.begin().await?,
-            };
-            let now = format_instant(Utc::now());
-            let stream_id = append.stream_id;
+        self.append_after(append, None).await
+    }
 
-            let mut previous_hash: Vec<u8> = GENESIS.to_vec();
-            if append.expected_version > 0 {
-                let hash: Option<Vec<u8>> = sqlx::query_scalar(SELECT_HASH_AT)
-                    .bind(stream_id)
-                    .bind(to_i64(append.expected_version))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                previous_hash = hash.ok_or_else(|| StoreError::Conflict {
-                    stream_id: stream_id.to_owned(),
-                    version: append.expected_version,
-                })?;
-            }
+    /// Like [`Store::append`], for a writer that already knows the hash of
+    /// the stream's event at `expected_version` (it loaded the stream to
+    /// decide), which saves looking it up. A stale hash cannot slip through:
+    /// the stream has then moved past `expected_version` and the append
+    /// conflicts.
+    pub async fn append_after(
+        &self,
+        append: Append<'_>,
+        previous_hash: Option<Vec<u8>>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let pending = pending(append, previous_hash);
+        let group = self
+            .group
+            .get_or_init(|| GroupCommit::start(self.writer(), self.writers));
+        match group.append(pending.clone()).await {
+            Some(outcome) => outcome,
+            None => self.writer().write_one(&pending).await,
+        }
+    }
 
-            let needs_key = append.events.iter().any(|e| !e.sealed_fields.is_empty());
-            let data_key = if needs_key {
-                let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar(SELECT_DATA_KEY)
-                    .bind(stream_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                match wrapped {
-                    Some(Some(wrapped)) => Some(self.master.unwrap_key(stream_id, &wrapped)?),
-                    Some(None) => {
-                        return Err(StoreError::PersonalDataErased {
-                            stream_id: stream_id.to_owned(),
-                        });
-                    }
-                    None => {
-                        let key = DataKey::generate();
-                        let inserted = sqlx::query(INSERT_DATA_KEY)
-                            .bind(stream_id)
-                            .bind(self.master.wrap(stream_id, &key)?)
-                            .bind(&now)
-                            .execute(&mut *tx)
-                            .await?;
-                        if inserted.rows_affected() == 0 {
-                            return Err(StoreError::Conflict {
-                                stream_id: stream_id.to_owned(),
-                                version: append.expected_version + 1,
-                            });
-                        }
-                        Some(key)
-                    }
-                }
-            } else {
-                None
-            };
+    /// Appends to many streams, in one transaction when none of them fails
+    /// (bulk loading); each append keeps its own outcome, in order.
+    pub async fn append_batch(
+        &self,
+        appends: Vec<Append<'_>>,
+    ) -> Vec<Result<AppendOutcome, StoreError>> {
+        let pending: Vec<PendingAppend> = appends.into_iter().map(|a| pending(a, None)).collect();
+        self.writer().write_each(&pending).await
+    }
 
-            let metadata = serde_json::to_string(&append.metadata)
-                .map_err(|e| StoreError::serialization("metadata", e))?;
-            let mut appended = Vec::with_capacity(append.events.len());
-            let mut erase = false;
-            for (offset, event) in append.events.iter().enumerate() {
-                let version = append.expected_version + offset as u64 + 1;
-                let (payload, sealed) =
-                    seal_payload(stream_id, version, event, data_key.as_ref())?;
-                let hash = link_hash(
-                    &previous_hash,
-                    &ChainedFields {
-                        stream_type: append.stream_type,
-                        stream_id,
-                        stream_version: to_i64(version),
-                        event_type: &event.event_type,
-                        schema_version: event.schema_version,
-                        payload: &payload,
-                        sealed: sealed.as_deref(),
-                        metadata: &metadata,
-                        recorded_at: &now,
-                    },
-                );
-                let inserted: Result<(i64, i64), sqlx::Error> = sqlx::query_as(INSERT_EVENT)
-                    .bind(append.stream_type)
-                    .bind(stream_id)
-                    .bind(to_i64(version))
-                    .bind(&event.event_type)
-                    .bind(event.schema_version)
-                    .bind(&payload)
-                    .bind(sealed.as_deref())
-                    .bind(&metadata)
-                    .bind(&now)
-                    .bind(hash.as_slice())
-                    .fetch_one(&mut *tx)
-                    .await;
-                let (position, txid) = match inserted {
-                    Ok(row) => row,
-                    Err(error) if is_unique_violation(&error) => {
-                        return Err(StoreError::Conflict {
-                            stream_id: stream_id.to_owned(),
-                            version,
-                        });
-                    }
-                    Err(error) => return Err(error.into()),
-                };
-                previous_hash = hash.to_vec();
-                for (kind, value) in &event.blind_index_terms {
-                    sqlx::query(INSERT_BLIND_INDEX)
-                        .bind(*kind)
-                        .bind(self.master.blind_index(kind, value))
-                        .bind(stream_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                erase |= event.erases_personal_data;
-                appended.push(AppendedEvent {
-                    position,
-                    txid,
-                    stream_version: version,
-                    recorded_at: now.clone(),
-                });
-            }
-
-            if erase {
-                sqlx::query(ERASE_DATA_KEY).bind(stream_id).bind(&now).execute(&mut *tx).await?;
-                sqlx::query(DELETE_BLIND_INDEX).bind(stream_id).execute(&mut *tx).await?;
-            }
-
-            if let (Some(state), Some(last)) = (&append.snapshot, appended.last()) {
-                sqlx::query(UPSERT_SNAPSHOT)
-                    .bind(stream_id)
-                    .bind(append.stream_type)
-                    .bind(to_i64(last.stream_version))
-                    .bind(state)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-
-            if let Some((command_id, fingerprint)) = &append.command {
-                let recorded = sqlx::query(INSERT_COMMAND)
-                    .bind(command_id)
-                    .bind(append.stream_type)
-                    .bind(stream_id)
-                    .bind(fingerprint)
-                    .bind(appended.first().map(|e| to_i64(e.stream_version)))
-                    .bind(appended.last().map(|e| to_i64(e.stream_version)))
-                    .bind(appended.first().map(|e| e.position))
-                    .bind(appended.last().map(|e| e.position))
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                if recorded.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(AppendOutcome::DuplicateCommand);
-                }
-            }
-
-            tx.commit().await?;
-            self.appended.notify_waiters();
-            if self.db.backend() == Backend::Postgres && !appended.is_empty() {
-                // Wakes projectors in other processes. Sent after the commit,
-                // not inside it: a NOTIFY in the transaction takes a global
-                // lock held through the commit's flush, which serializes every
-                // writer. A lost notification only delays them until they poll.
-                if let Err(error) = sqlx::query("SELECT pg_notify('shouwang_events', '')")
-                    .execute(pool)
-                    .await
-                {
-                    tracing::warn!(%error, "could not notify other processes of new events");
-                }
-            }
-            Ok(AppendOutcome::Appended(appended))
-        })
+    fn writer(&self) -> Writer {
+        Writer {
+            db: self.db.clone(),
+            master: self.master.clone(),
+            appended: self.appended.clone(),
+        }
     }
 
     /// The idempotency record of a command id, if any.
@@ -614,6 +479,27 @@ impl Store {
                 .await?
         });
         self.decode_rows(rows, mode).await
+    }
+
+    /// Events of one stream after `after_version`, personal data withheld,
+    /// with the hash of the stream's last event (the one at `after_version`
+    /// when none follow): what a writer needs to decide and then chain.
+    pub async fn load_tail(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<(Vec<RecordedEvent>, Option<Vec<u8>>), StoreError> {
+        let mut rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SELECT_STREAM_FROM)
+                .bind(stream_id)
+                .bind(to_i64(after_version))
+                .fetch_all(pool)
+                .await?
+        });
+        let last_hash = rows.last().map(|row| row.hash.clone());
+        rows.retain(|row| to_u64(row.stream_version) > after_version);
+        let events = self.decode_rows(rows, PersonalDataMode::Withhold).await?;
+        Ok((events, last_hash))
     }
 
     /// Events of one stream up to a version or a recorded time.
@@ -772,7 +658,7 @@ fn associated_data(stream_id: &str, version: u64) -> Vec<u8> {
 
 /// Moves the event's personal fields out of the clear payload into one sealed
 /// blob, leaving `{"sealed": true}` in their place.
-fn seal_payload(
+pub(crate) fn seal_payload(
     stream_id: &str,
     version: u64,
     event: &NewEvent,
