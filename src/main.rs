@@ -212,27 +212,43 @@ async fn rebuild_projections(
             known.join(", ")
         );
     }
-    for projection in all
+    // One pass over the feed for all of them: each batch is read once.
+    let chosen: Vec<&dyn shouwang_projections::Projection> = all
         .iter()
         .filter(|p| names.is_empty() || names.iter().any(|n| n == p.name()))
-    {
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template(&format!(
-                "重建 {:<16} {{bar:40}} {{pos}}/{{len}} 条事件 {{per_sec}} 剩余 {{eta}}",
-                projection.name()
-            ))
-            .context("progress template")?,
-        );
-        let report = shouwang_projections::rebuild(store, projection.as_ref(), |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })
-        .await?;
-        bar.finish_and_clear();
+        .map(|p| p.as_ref())
+        .collect();
+    let listed: Vec<&str> = chosen.iter().map(|p| p.name()).collect();
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(&format!(
+            "重建 {} {{bar:40}} {{pos}}/{{len}} 条事件 {{per_sec}} 剩余 {{eta}}",
+            listed.join(", ")
+        ))
+        .context("progress template")?,
+    );
+    let report = shouwang_projections::rebuild_all(store, &chosen, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    let rate = |events: u64, seconds: f64| events as f64 / seconds.max(1e-9);
+    for projection in &report.projections {
         println!(
-            "已重建读模型 {}：{} 条事件，用时 {:.1} 秒",
-            report.projection, report.events, report.seconds
+            "已重建读模型 {}：处理 {} 条事件用时 {:.2} 秒（{:.0} 条/秒）",
+            projection.projection,
+            projection.events,
+            projection.seconds,
+            rate(projection.events, projection.seconds)
         );
     }
+    println!(
+        "共 {} 个读模型、{} 条事件，用时 {:.2} 秒（{:.0} 条/秒；其中等待读取事件 {:.2} 秒）",
+        report.projections.len(),
+        report.events,
+        report.seconds,
+        rate(report.events, report.seconds),
+        report.feed_wait_seconds
+    );
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! metadata and a few well-known payload fields as JSON, never decoding into
 //! a domain type, so no new event type can stop it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,10 +18,12 @@ use serde::Serialize;
 use serde_json::Value;
 use shouwang_infrastructure::store::format_instant;
 use shouwang_infrastructure::{Backend, Database, RecordedEvent, with_pool};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::case_file::statements::{Arg, execute, fetch_texts};
+use crate::case_file::statements::Arg;
 use crate::case_file::{DEFAULT_LIMIT, MAX_LIMIT, parse_instant};
+use crate::sql::execute_rows;
 use crate::{Projection, ProjectionError, TableNames, Tx};
 
 /// The projections this module keeps.
@@ -94,60 +97,149 @@ impl Projection for AuditTrailProjection {
         names: &TableNames,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        let concern = concern_of(tx, names, event).await?;
-        if let Some(stream) = &concern.remember {
-            execute(
-                tx,
-                names.sql(
-                    "INSERT INTO {audit_streams} (stream_id, stream_type, case_id, region_code) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (stream_id) DO UPDATE SET \
-                     case_id = COALESCE(excluded.case_id, {audit_streams}.case_id), \
-                     region_code = COALESCE(excluded.region_code, {audit_streams}.region_code)",
-                ),
-                vec![
-                    Arg::Text(Some(event.stream_id.clone())),
-                    Arg::Text(Some(event.stream_type.clone())),
-                    Arg::Text(stream.case_id.clone()),
-                    Arg::Text(stream.region_code.clone()),
-                ],
-            )
-            .await?;
+        apply_audit(tx, names, std::slice::from_ref(event)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        apply_audit(tx, names, events).await
+    }
+}
+
+const UPSERT_STREAMS_HEAD: &str =
+    "INSERT INTO {audit_streams} (stream_id, stream_type, case_id, region_code)";
+/// The values written are already merged with what was known.
+const UPSERT_STREAMS_TAIL: &str = "ON CONFLICT (stream_id) DO UPDATE SET \
+     case_id = excluded.case_id, region_code = excluded.region_code";
+const INSERT_TRAIL_HEAD: &str = "INSERT INTO {audit_trail} (position, txid, stream_type, stream_id, \
+     stream_version, event_type, schema_version, actor, role, organization, recorded_at, reason, \
+     command_id, correlation_id, client_time, case_id, region_code, other_region_code)";
+
+/// What the audit trail remembers of a stream.
+#[derive(Debug)]
+struct Known {
+    stream_type: String,
+    case_id: Option<String>,
+    region_code: Option<String>,
+}
+
+/// Applies events in feed order: the streams they concern are read in one
+/// statement and followed in memory; the trail rows and the streams learned
+/// are written in a few multi-row statements.
+async fn apply_audit(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    for event in events {
+        ids.insert(&event.stream_id);
+        if (event.stream_type.as_str(), event.event_type.as_str())
+            == ("volunteer", "VolunteerRegistered")
+            && let Some(organization) = event.payload.get("organization_id").and_then(Value::as_str)
+        {
+            ids.insert(organization);
+        }
+    }
+    let mut known = load_streams(tx, names, &ids).await?;
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut trail = Vec::with_capacity(events.len());
+    for event in events {
+        let concern = concern_of(&known, event);
+        if let Some(stream) = concern.remember {
+            let entry = known
+                .entry(event.stream_id.clone())
+                .or_insert_with(|| Known {
+                    stream_type: event.stream_type.clone(),
+                    case_id: None,
+                    region_code: None,
+                });
+            entry.case_id = stream.case_id.or(entry.case_id.take());
+            entry.region_code = stream.region_code.or(entry.region_code.take());
+            changed.insert(event.stream_id.clone());
         }
         let meta = |key: &str| Arg::Text(event.metadata.get(key).cloned());
-        execute(
-            tx,
-            names.sql(
-                "INSERT INTO {audit_trail} (position, txid, stream_type, stream_id, stream_version, \
-                 event_type, schema_version, actor, role, organization, recorded_at, reason, \
-                 command_id, correlation_id, client_time, case_id, region_code, other_region_code) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-            ),
-            vec![
-                Arg::Int(Some(event.position)),
-                Arg::Int(Some(event.txid)),
-                Arg::Text(Some(event.stream_type.clone())),
-                Arg::Text(Some(event.stream_id.clone())),
-                Arg::Int(Some(
-                    i64::try_from(event.stream_version).unwrap_or(i64::MAX),
-                )),
-                Arg::Text(Some(event.event_type.clone())),
-                Arg::Int(Some(i64::from(event.schema_version))),
-                meta("actor"),
-                meta("role"),
-                meta("organization"),
-                Arg::Text(Some(format_instant(event.recorded_at))),
-                meta("reason"),
-                meta("command_id"),
-                meta("correlation_id"),
-                meta("client_time"),
-                Arg::Text(concern.case_id),
-                Arg::Text(concern.region_code),
-                Arg::Text(concern.other_region_code),
-            ],
-        )
-        .await?;
-        Ok(())
+        trail.push(vec![
+            Arg::Int(Some(event.position)),
+            Arg::Int(Some(event.txid)),
+            Arg::Text(Some(event.stream_type.clone())),
+            Arg::Text(Some(event.stream_id.clone())),
+            Arg::Int(Some(
+                i64::try_from(event.stream_version).unwrap_or(i64::MAX),
+            )),
+            Arg::Text(Some(event.event_type.clone())),
+            Arg::Int(Some(i64::from(event.schema_version))),
+            meta("actor"),
+            meta("role"),
+            meta("organization"),
+            Arg::Text(Some(format_instant(event.recorded_at))),
+            meta("reason"),
+            meta("command_id"),
+            meta("correlation_id"),
+            meta("client_time"),
+            Arg::Text(concern.case_id),
+            Arg::Text(concern.region_code),
+            Arg::Text(concern.other_region_code),
+        ]);
     }
+    let streams: Vec<Vec<Arg>> = changed
+        .into_iter()
+        .filter_map(|stream_id| {
+            let stream = known.get(&stream_id)?;
+            Some(vec![
+                Arg::Text(Some(stream_id.clone())),
+                Arg::Text(Some(stream.stream_type.clone())),
+                Arg::Text(stream.case_id.clone()),
+                Arg::Text(stream.region_code.clone()),
+            ])
+        })
+        .collect();
+    execute_rows(
+        tx,
+        &names.render(UPSERT_STREAMS_HEAD),
+        &names.render(UPSERT_STREAMS_TAIL),
+        streams,
+    )
+    .await?;
+    execute_rows(tx, &names.render(INSERT_TRAIL_HEAD), "", trail).await
+}
+
+async fn load_streams(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    ids: &BTreeSet<&str>,
+) -> Result<HashMap<String, Known>, ProjectionError> {
+    let ids: Vec<&str> = ids.iter().copied().collect();
+    let mut known = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(5_000) {
+        let placeholders = crate::sql::placeholders(tx, chunk.len());
+        let sql = names.render(&format!(
+            "SELECT stream_id, stream_type, case_id, region_code FROM {{audit_streams}} \
+             WHERE stream_id IN ({placeholders})"
+        ));
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = crate::with_tx!(tx, conn => {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql)).persistent(false);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(&mut *conn).await?
+        });
+        for (stream_id, stream_type, case_id, region_code) in rows {
+            known.insert(
+                stream_id,
+                Known {
+                    stream_type,
+                    case_id,
+                    region_code,
+                },
+            );
+        }
+    }
+    Ok(known)
 }
 
 /// What one event concerns, and what its stream is to be remembered as.
@@ -171,42 +263,19 @@ fn text_field(payload: &Value, name: &str) -> Option<String> {
     payload.get(name).and_then(Value::as_str).map(str::to_owned)
 }
 
-async fn remembered(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    stream_id: &str,
-) -> Result<(Option<String>, Option<String>), ProjectionError> {
-    let case_id = fetch_texts(
-        tx,
-        names.sql("SELECT case_id FROM {audit_streams} WHERE stream_id = $1"),
-        vec![Arg::Text(Some(stream_id.to_owned()))],
-    )
-    .await?
-    .into_iter()
-    .next()
-    .flatten();
-    let region_code = fetch_texts(
-        tx,
-        names.sql("SELECT region_code FROM {audit_streams} WHERE stream_id = $1"),
-        vec![Arg::Text(Some(stream_id.to_owned()))],
-    )
-    .await?
-    .into_iter()
-    .next()
-    .flatten();
-    Ok((case_id, region_code))
+fn remembered(known: &HashMap<String, Known>, stream_id: &str) -> (Option<String>, Option<String>) {
+    known
+        .get(stream_id)
+        .map(|k| (k.case_id.clone(), k.region_code.clone()))
+        .unwrap_or_default()
 }
 
 /// The case and region an event concerns: from the event when it says so
 /// (opening, transfer, registration, planning), else from what its stream
 /// said earlier.
-async fn concern_of(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    event: &RecordedEvent,
-) -> Result<Concern, ProjectionError> {
+fn concern_of(known: &HashMap<String, Known>, event: &RecordedEvent) -> Concern {
     let payload = &event.payload;
-    let (known_case, known_region) = remembered(tx, names, &event.stream_id).await?;
+    let (known_case, known_region) = remembered(known, &event.stream_id);
     let mut concern = Concern {
         case_id: known_case,
         region_code: known_region,
@@ -230,7 +299,7 @@ async fn concern_of(
         }
         // A volunteer serves where their organization is registered.
         ("volunteer", "VolunteerRegistered") => match text_field(payload, "organization_id") {
-            Some(organization) => remembered(tx, names, &organization).await?.1,
+            Some(organization) => remembered(known, &organization).1,
             None => None,
         },
         _ => None,
@@ -248,7 +317,7 @@ async fn concern_of(
             region_code: concern.region_code.clone(),
         });
     }
-    Ok(concern)
+    concern
 }
 
 // ---------------------------------------------------------------------------

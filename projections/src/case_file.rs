@@ -36,6 +36,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::audit::{NewAccess, record_access};
+use crate::sql::execute_rows;
 use crate::{Projection, ProjectionError, TableNames, Tx};
 
 use statements::{Arg, execute, fetch_texts};
@@ -240,6 +241,23 @@ impl Projection for CaseFileProjection {
             }
             _ => Ok(()),
         }
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut pending = BTreeMap::new();
+        let mut timeline = Vec::new();
+        for event in events {
+            apply_case_file_batch(tx, names, event, &mut pending, &mut timeline)
+                .await
+                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
+        }
+        write_case_deltas(tx, names, pending).await?;
+        execute_rows(tx, &names.render(INSERT_TIMELINE), "", timeline).await
     }
 }
 
@@ -546,40 +564,151 @@ fn describe_need_event(event: &NeedEvent) -> (Option<NaiveDate>, String) {
     }
 }
 
+const INSERT_TIMELINE: &str = "INSERT INTO {case_timeline} (case_id, position, stream_type, \
+     stream_id, stream_version, event_type, occurred_on, summary, details, actor, role, organization, \
+     recorded_at)";
+
+fn timeline_row(
+    case_id: &str,
+    event: &RecordedEvent,
+    (occurred_on, summary): (Option<NaiveDate>, String),
+    details: String,
+) -> Vec<Arg> {
+    let recorder = Recorder::of(event);
+    vec![
+        text(case_id),
+        int(event.position),
+        text(&event.stream_type),
+        text(&event.stream_id),
+        version_arg(event.stream_version),
+        text(&event.event_type),
+        opt_text(occurred_on.map(|on| on.to_string())),
+        text(summary),
+        text(details),
+        text(recorder.actor),
+        text(recorder.role),
+        opt_text(recorder.organization),
+        text(format_instant(event.recorded_at)),
+    ]
+}
+
 async fn insert_timeline(
     tx: &mut Tx<'_>,
     names: &TableNames,
     case_id: &str,
     event: &RecordedEvent,
-    (occurred_on, summary): (Option<NaiveDate>, String),
+    described: (Option<NaiveDate>, String),
     details: String,
 ) -> Result<(), ProjectionError> {
-    let recorder = Recorder::of(event);
-    execute(
+    execute_rows(
         tx,
-        names.sql(
-            "INSERT INTO {case_timeline} (case_id, position, stream_type, stream_id, stream_version, \
-             event_type, occurred_on, summary, details, actor, role, organization, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        ),
-        vec![
-            text(case_id),
-            int(event.position),
-            text(&event.stream_type),
-            text(&event.stream_id),
-            version_arg(event.stream_version),
-            text(&event.event_type),
-            opt_text(occurred_on.map(|on| on.to_string())),
-            text(summary),
-            text(details),
-            text(recorder.actor),
-            text(recorder.role),
-            opt_text(recorder.organization),
-            text(format_instant(event.recorded_at)),
-        ],
+        &names.render(INSERT_TIMELINE),
+        "",
+        vec![timeline_row(case_id, event, described, details)],
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// What a batch's visits, services and outcomes did to one case's row,
+/// folded in memory and written in one statement for all cases.
+#[derive(Debug, Default)]
+struct CaseDelta {
+    visits: i64,
+    services: i64,
+    last_visit_on: Option<String>,
+    version: i64,
+    last_position: i64,
+    updated_at: String,
+}
+
+const UPDATE_CASE_DELTAS_HEAD: &str = "UPDATE {case_files} SET visits = visits + v.column2, \
+     services = services + v.column3, last_visit_on = CASE WHEN v.column4 IS NOT NULL AND \
+     (last_visit_on IS NULL OR last_visit_on < v.column4) THEN v.column4 ELSE last_visit_on END, \
+     version = v.column5, last_position = v.column6, updated_at = v.column7 FROM (";
+const UPDATE_CASE_DELTAS_TAIL: &str = ") AS v WHERE {case_files}.case_id = v.column1";
+
+async fn write_case_deltas(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    deltas: impl IntoIterator<Item = (String, CaseDelta)>,
+) -> Result<(), ProjectionError> {
+    let rows: Vec<Vec<Arg>> = deltas
+        .into_iter()
+        .map(|(case_id, delta)| {
+            vec![
+                text(case_id),
+                int(delta.visits),
+                int(delta.services),
+                opt_text(delta.last_visit_on),
+                int(delta.version),
+                int(delta.last_position),
+                text(delta.updated_at),
+            ]
+        })
+        .collect();
+    execute_rows(
+        tx,
+        &names.render(UPDATE_CASE_DELTAS_HEAD),
+        &names.render(UPDATE_CASE_DELTAS_TAIL),
+        rows,
+    )
+    .await
+}
+
+/// The batch path: visits, services and outcomes — most of the feed — only
+/// count on the case's row and add a timeline row, so they are folded in
+/// memory; every other event is applied as [`Projection::apply`] does, after
+/// writing what is pending for its case. Timeline rows are never read while
+/// applying, so they are all written at the end.
+async fn apply_case_file_batch(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    event: &RecordedEvent,
+    pending: &mut BTreeMap<String, CaseDelta>,
+    timeline: &mut Vec<Vec<Arg>>,
+) -> Result<(), ProjectionError> {
+    match event.stream_type.as_str() {
+        "care_case" => {
+            let decoded: CaseEvent = event.decode()?;
+            let visited_on = match &decoded {
+                CaseEvent::VisitRecorded(visit) => Some(Some(visit.visited_on.to_string())),
+                CaseEvent::ServiceDelivered(_) | CaseEvent::OutcomeRecorded(_) => Some(None),
+                _ => None,
+            };
+            let Some(visited_on) = visited_on else {
+                if let Some(delta) = pending.remove(&event.stream_id) {
+                    write_case_deltas(tx, names, [(event.stream_id.clone(), delta)]).await?;
+                }
+                return apply_case_event(tx, names, event, &decoded).await;
+            };
+            let delta = pending.entry(event.stream_id.clone()).or_default();
+            match &decoded {
+                CaseEvent::VisitRecorded(_) => delta.visits += 1,
+                CaseEvent::ServiceDelivered(_) => delta.services += 1,
+                _ => {}
+            }
+            if let Some(on) = visited_on
+                && delta.last_visit_on.as_ref().is_none_or(|last| *last < on)
+            {
+                delta.last_visit_on = Some(on);
+            }
+            delta.version = i64::try_from(event.stream_version).unwrap_or(i64::MAX);
+            delta.last_position = event.position;
+            delta.updated_at = format_instant(event.recorded_at);
+            timeline.push(timeline_row(
+                &event.stream_id,
+                event,
+                describe_case_event(&decoded),
+                open_details(event, decoded.sealed_fields()),
+            ));
+            Ok(())
+        }
+        "need" => {
+            let decoded: NeedEvent = event.decode()?;
+            apply_need_event(tx, names, event, &decoded).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Rewrites the current categories as a JSON list, sorted, from the
@@ -2141,12 +2270,7 @@ pub(crate) mod statements {
 
     use crate::{ProjectionError, Tx, with_tx};
 
-    /// One bound value: the projections store only text and integers.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub(crate) enum Arg {
-        Text(Option<String>),
-        Int(Option<i64>),
-    }
+    pub(crate) use crate::sql::Arg;
 
     pub(crate) async fn execute(
         tx: &mut Tx<'_>,

@@ -21,7 +21,7 @@ pub mod sql;
 pub mod statistics;
 
 pub use projector::{Projection, ProjectionError, ProjectionStatus, Projector, ProjectorSettings};
-pub use rebuild::{RebuildReport, rebuild};
+pub use rebuild::{RebuildAllReport, RebuildReport, rebuild, rebuild_all};
 pub use sql::{TableNames, Tx};
 
 /// Every read model of the system, as the projector and `shouwang rebuild`

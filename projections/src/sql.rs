@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
 
+use crate::ProjectionError;
+
 /// An open transaction on either backend, handed to `Projection::apply`.
 #[derive(Debug)]
 pub enum Tx<'c> {
@@ -90,6 +92,92 @@ impl TableNames {
     pub fn sql(&self, template: &str) -> AssertSqlSafe<String> {
         AssertSqlSafe(self.render(template))
     }
+}
+
+/// One bound value: the projections store only text and integers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+/// `count` placeholders, comma-separated: `$1, $2, …` on PostgreSQL, `?, ?,
+/// …` on SQLite (where named ones are quadratic to parse in long lists).
+pub fn placeholders(tx: &Tx<'_>, count: usize) -> String {
+    let numbered = matches!(tx, Tx::Postgres(_));
+    (1..=count)
+        .map(|i| {
+            if numbered {
+                format!("${i}")
+            } else {
+                "?".to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Bound parameters per multi-row statement: under SQLite's limit (32,766)
+/// and PostgreSQL's (65,535).
+const MAX_PARAMETERS: usize = 30_000;
+
+/// Runs `{head} VALUES (…), (…) {tail}` for all `rows` (each of the same
+/// width), in as few statements as the parameter limits allow: how a batch
+/// writes what it folded in memory. `head` and `tail` are rendered SQL, e.g.
+/// `INSERT INTO t (a, b)` and `ON CONFLICT …`, or `UPDATE t SET … FROM (` and
+/// `) AS v WHERE t.id = v.column1` (the columns of a `VALUES` list are
+/// `column1`, `column2`, … on both backends). The statements are not kept
+/// prepared: their text changes with the number of rows.
+pub async fn execute_rows(
+    tx: &mut Tx<'_>,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), ProjectionError> {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let per_statement = (MAX_PARAMETERS / width.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_statement).collect();
+        // SQLite gets anonymous `?`: it looks each named `$n` up in a list,
+        // which makes a statement of thousands of them quadratic to parse.
+        let numbered = matches!(tx, Tx::Postgres(_));
+        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * width * 6);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut n = 0;
+        for (i, row) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..row.len() {
+                n += 1;
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                if numbered {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                } else {
+                    sql.push('?');
+                }
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        crate::with_tx!(tx, conn => {
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for arg in chunk.into_iter().flatten() {
+                query = match arg {
+                    Arg::Text(value) => query.bind(value),
+                    Arg::Int(value) => query.bind(value),
+                };
+            }
+            query.execute(&mut *conn).await?;
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@
 //! corrected fields as a whole, so the statistics cannot apply it; only
 //! activity corrections change figures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::num::NonZeroU64;
 use std::str::FromStr;
@@ -43,8 +43,10 @@ use shouwang_domain::vocabulary::{
 };
 use shouwang_infrastructure::store::format_instant;
 use shouwang_infrastructure::{Backend, Database, RecordedEvent, with_pool};
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::sql::{Arg, execute_rows};
 use crate::{Projection, ProjectionError, TableNames, Tx};
 
 /// The projection's name: its checkpoint key and `shouwang rebuild statistics`.
@@ -221,12 +223,33 @@ impl Projection for StatisticsProjection {
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
         match event.stream_type.as_str() {
-            "care_case" => apply_case_event(tx, names, event).await,
+            "care_case" => apply_case_events(tx, names, &[event]).await,
             "activity" => apply_activity_event(tx, names, event).await,
             "need" => apply_need_event(tx, names, event).await,
             "organization" => apply_organization_event(tx, names, event).await,
             _ => Ok(()),
         }
+    }
+
+    /// Care-case events — most of the feed — are folded in memory over the
+    /// batch (their tables are touched by nothing else); the others are
+    /// applied one by one.
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let (cases, others): (Vec<&RecordedEvent>, Vec<&RecordedEvent>) = events
+            .iter()
+            .partition(|event| event.stream_type == "care_case");
+        apply_case_events(tx, names, &cases).await?;
+        for event in others {
+            self.apply(tx, names, event)
+                .await
+                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
+        }
+        Ok(())
     }
 }
 
@@ -241,17 +264,12 @@ const CASE_EVENTS_USED: &[&str] = &[
     "VisitRecorded",
 ];
 
-const UPSERT_CASE: &str = "INSERT INTO {statistics_cases} (case_id, region, categories, organization_id) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO UPDATE SET region = excluded.region, \
-     categories = excluded.categories, organization_id = excluded.organization_id";
-const SELECT_CASE: &str =
-    "SELECT region, categories, organization_id FROM {statistics_cases} WHERE case_id = $1";
-const INSERT_SERVICE_FACT: &str = "INSERT INTO {statistics_service_facts} (position, txid, case_id, event_type, \
-     served_on, month, region, county, township, category, service_type, action_line, organization_id, \
-     volunteers, minutes, money_fen, material_value_fen, recorded_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+const INSERT_SERVICE_FACTS: &str = "INSERT INTO {statistics_service_facts} (position, txid, case_id, \
+     event_type, served_on, month, region, county, township, category, service_type, action_line, \
+     organization_id, volunteers, minutes, money_fen, material_value_fen, recorded_at)";
 
 /// A case as the statistics know it.
+#[derive(Debug, Clone)]
 struct CaseState {
     region: String,
     categories: BTreeSet<CareCategory>,
@@ -274,44 +292,45 @@ fn parse_categories(codes: &str) -> BTreeSet<CareCategory> {
         .collect()
 }
 
-async fn load_case(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    case_id: &str,
-) -> Result<CaseState, ProjectionError> {
-    let row: Option<(String, String, String)> = crate::with_tx!(tx, conn => {
-        sqlx::query_as(names.sql(SELECT_CASE))
-            .bind(case_id)
-            .fetch_optional(&mut *conn)
-            .await?
-    });
-    let (region, categories, organization_id) = row.ok_or_else(|| {
-        ProjectionError::decode(format!("关爱档案 {case_id} 在统计中不存在（没有建档事件）"))
-    })?;
-    Ok(CaseState {
-        region,
-        categories: parse_categories(&categories),
-        organization_id,
-    })
-}
+const UPSERT_CASES_HEAD: &str =
+    "INSERT INTO {statistics_cases} (case_id, region, categories, organization_id)";
+const UPSERT_CASES_TAIL: &str = "ON CONFLICT (case_id) DO UPDATE SET region = excluded.region, \
+     categories = excluded.categories, organization_id = excluded.organization_id";
 
-async fn save_case(
+/// Reads the stored state of `case_ids` (at most a few thousand per
+/// statement).
+async fn load_cases(
     tx: &mut Tx<'_>,
     names: &TableNames,
-    case_id: &str,
-    case: &CaseState,
-) -> Result<(), ProjectionError> {
-    let categories = category_codes(&case.categories);
-    crate::with_tx!(tx, conn => {
-        sqlx::query(names.sql(UPSERT_CASE))
-            .bind(case_id)
-            .bind(&case.region)
-            .bind(&categories)
-            .bind(&case.organization_id)
-            .execute(&mut *conn)
-            .await?;
-    });
-    Ok(())
+    case_ids: &BTreeSet<&str>,
+) -> Result<HashMap<String, CaseState>, ProjectionError> {
+    let ids: Vec<&str> = case_ids.iter().copied().collect();
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(5_000) {
+        let placeholders = crate::sql::placeholders(tx, chunk.len());
+        let sql = names.render(&format!(
+            "SELECT case_id, region, categories, organization_id FROM {{statistics_cases}} \
+             WHERE case_id IN ({placeholders})"
+        ));
+        let rows: Vec<(String, String, String, String)> = crate::with_tx!(tx, conn => {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql)).persistent(false);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(&mut *conn).await?
+        });
+        for (case_id, region, categories, organization_id) in rows {
+            found.insert(
+                case_id,
+                CaseState {
+                    region,
+                    categories: parse_categories(&categories),
+                    organization_id,
+                },
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// One service or visit, before it is spread over categories and types.
@@ -327,12 +346,11 @@ struct ServiceFact<'a> {
     material_value_fen: i64,
 }
 
-async fn insert_service_fact(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
+fn service_fact_rows(
     event: &RecordedEvent,
     case: &CaseState,
     fact: ServiceFact<'_>,
+    rows: &mut Vec<Vec<Arg>>,
 ) -> Result<(), ProjectionError> {
     if case.categories.is_empty() {
         return Err(ProjectionError::decode(format!(
@@ -346,31 +364,30 @@ async fn insert_service_fact(
     let township = prefix_of(&case.region, 9);
     let action_line = fact.action_line.map(|a| a.code()).unwrap_or_default();
     let recorded_at = format_instant(event.recorded_at);
+    let text = |value: &str| Arg::Text(Some(value.to_owned()));
+    let int = |value: i64| Arg::Int(Some(value));
     for category in &case.categories {
         for service_type in &fact.service_types {
-            crate::with_tx!(tx, conn => {
-                sqlx::query(names.sql(INSERT_SERVICE_FACT))
-                    .bind(event.position)
-                    .bind(event.txid)
-                    .bind(&event.stream_id)
-                    .bind(fact.event_type)
-                    .bind(&served_on)
-                    .bind(&month)
-                    .bind(&case.region)
-                    .bind(county)
-                    .bind(township)
-                    .bind(category.code())
-                    .bind(service_type.code())
-                    .bind(action_line)
-                    .bind(&fact.organization_id)
-                    .bind(fact.volunteers)
-                    .bind(fact.minutes)
-                    .bind(fact.money_fen)
-                    .bind(fact.material_value_fen)
-                    .bind(&recorded_at)
-                    .execute(&mut *conn)
-                    .await?;
-            });
+            rows.push(vec![
+                int(event.position),
+                int(event.txid),
+                text(&event.stream_id),
+                text(fact.event_type),
+                text(&served_on),
+                text(&month),
+                text(&case.region),
+                text(county),
+                text(township),
+                text(category.code()),
+                text(service_type.code()),
+                text(action_line),
+                text(&fact.organization_id),
+                int(fact.volunteers),
+                int(fact.minutes),
+                int(fact.money_fen),
+                int(fact.material_value_fen),
+                text(&recorded_at),
+            ]);
         }
     }
     Ok(())
@@ -384,43 +401,89 @@ fn optional_id(id: Option<Uuid>) -> String {
     id.map(|id| id.to_string()).unwrap_or_default()
 }
 
-async fn apply_case_event(
+/// Applies care-case events in feed order: the cases they touch are read in
+/// one statement, changed in memory, and written back with the facts in a
+/// few multi-row statements.
+async fn apply_case_events(
     tx: &mut Tx<'_>,
     names: &TableNames,
-    event: &RecordedEvent,
+    events: &[&RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    if !CASE_EVENTS_USED.contains(&event.event_type.as_str()) {
+    let used: Vec<&RecordedEvent> = events
+        .iter()
+        .copied()
+        .filter(|event| CASE_EVENTS_USED.contains(&event.event_type.as_str()))
+        .collect();
+    if used.is_empty() {
         return Ok(());
     }
+    let ids: BTreeSet<&str> = used.iter().map(|event| event.stream_id.as_str()).collect();
+    let mut cases = load_cases(tx, names, &ids).await?;
+    let mut changed = BTreeSet::new();
+    let mut facts = Vec::new();
+    for event in used {
+        fold_case_event(event, &mut cases, &mut changed, &mut facts)
+            .map_err(|error| ProjectionError::at(STATISTICS, event, error))?;
+    }
+    let rows: Vec<Vec<Arg>> = changed
+        .into_iter()
+        .filter_map(|case_id| {
+            let case = cases.get(&case_id)?;
+            Some(vec![
+                Arg::Text(Some(case_id.clone())),
+                Arg::Text(Some(case.region.clone())),
+                Arg::Text(Some(category_codes(&case.categories))),
+                Arg::Text(Some(case.organization_id.clone())),
+            ])
+        })
+        .collect();
+    execute_rows(
+        tx,
+        &names.render(UPSERT_CASES_HEAD),
+        &names.render(UPSERT_CASES_TAIL),
+        rows,
+    )
+    .await?;
+    execute_rows(tx, &names.render(INSERT_SERVICE_FACTS), "", facts).await
+}
+
+fn fold_case_event(
+    event: &RecordedEvent,
+    cases: &mut HashMap<String, CaseState>,
+    changed: &mut BTreeSet<String>,
+    facts: &mut Vec<Vec<Arg>>,
+) -> Result<(), ProjectionError> {
     let case_id = event.stream_id.as_str();
-    match event
+    let decoded = event
         .decode::<CaseEvent>()
-        .map_err(ProjectionError::decode)?
-    {
-        CaseEvent::CaseOpened(opened) => {
-            let case = CaseState {
-                region: opened.residence_region.as_str().to_owned(),
-                categories: opened.categories.into_iter().collect(),
-                organization_id: optional_id(opened.organization_id),
-            };
-            save_case(tx, names, case_id, &case).await
-        }
-        CaseEvent::CategoriesChanged(changed) => {
-            let mut case = load_case(tx, names, case_id).await?;
-            for removed in &changed.removed {
+        .map_err(ProjectionError::decode)?;
+    if let CaseEvent::CaseOpened(opened) = decoded {
+        let case = CaseState {
+            region: opened.residence_region.as_str().to_owned(),
+            categories: opened.categories.into_iter().collect(),
+            organization_id: optional_id(opened.organization_id),
+        };
+        cases.insert(case_id.to_owned(), case);
+        changed.insert(case_id.to_owned());
+        return Ok(());
+    }
+    let case = cases.get_mut(case_id).ok_or_else(|| {
+        ProjectionError::decode(format!("关爱档案 {case_id} 在统计中不存在（没有建档事件）"))
+    })?;
+    match decoded {
+        CaseEvent::CategoriesChanged(changes) => {
+            for removed in &changes.removed {
                 case.categories.remove(removed);
             }
-            case.categories.extend(changed.added);
-            save_case(tx, names, case_id, &case).await
+            case.categories.extend(changes.added);
+            changed.insert(case_id.to_owned());
         }
         CaseEvent::CaseTransferred(transferred) => {
-            let mut case = load_case(tx, names, case_id).await?;
             case.region = transferred.to_region.as_str().to_owned();
             case.organization_id = optional_id(transferred.to_organization_id);
-            save_case(tx, names, case_id, &case).await
+            changed.insert(case_id.to_owned());
         }
         CaseEvent::ServiceDelivered(service) => {
-            let case = load_case(tx, names, case_id).await?;
             let fact = ServiceFact {
                 event_type: "ServiceDelivered",
                 served_on: service.delivered_on,
@@ -432,10 +495,9 @@ async fn apply_case_event(
                 money_fen: service.money_fen,
                 material_value_fen: service.material_value_fen,
             };
-            insert_service_fact(tx, names, event, &case, fact).await
+            service_fact_rows(event, case, fact, facts)?;
         }
         CaseEvent::VisitRecorded(visit) => {
-            let case = load_case(tx, names, case_id).await?;
             // A visit is 居家探视巡访 by whoever looks after the case.
             let fact = ServiceFact {
                 event_type: "VisitRecorded",
@@ -448,10 +510,11 @@ async fn apply_case_event(
                 money_fen: 0,
                 material_value_fen: 0,
             };
-            insert_service_fact(tx, names, event, &case, fact).await
+            service_fact_rows(event, case, fact, facts)?;
         }
-        _ => Ok(()),
+        _ => {}
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
