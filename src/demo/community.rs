@@ -32,6 +32,7 @@ use shouwang_domain::volunteer::{
 use shouwang_infrastructure::{Application, CommandMetadata};
 use uuid::Uuid;
 
+use super::ids::DemoIds;
 use super::images::demo_png;
 use super::{COUNTY, DemoOrganization, TOWNSHIPS, days_before};
 
@@ -74,25 +75,34 @@ struct Writer<'a> {
     app: &'a Application,
     today: NaiveDate,
     counts: CommunityCounts,
-}
-
-fn meta() -> CommandMetadata {
-    CommandMetadata::system("demo")
+    ids: DemoIds,
 }
 
 impl Writer<'_> {
+    /// `CommandMetadata::system("demo")` with a command id drawn from the
+    /// seed instead of the clock.
+    fn meta(&mut self) -> CommandMetadata {
+        let command_id = self.ids.next();
+        CommandMetadata {
+            command_id,
+            correlation_id: command_id,
+            ..CommandMetadata::system("demo")
+        }
+    }
+
     async fn organization(
         &mut self,
         id: Uuid,
         action: impl Into<OrganizationAction>,
     ) -> anyhow::Result<()> {
+        let metadata = self.meta();
         let receipt = self
             .app
             .organizations
             .execute(
                 &id.to_string(),
                 OrganizationCommand::new(self.today, action),
-                meta(),
+                metadata,
             )
             .await
             .map_err(|e| anyhow::anyhow!("演示数据的社会组织指令失败：{e}"))?;
@@ -101,9 +111,10 @@ impl Writer<'_> {
     }
 
     async fn need(&mut self, id: Uuid, action: impl Into<NeedAction>) -> anyhow::Result<()> {
+        let metadata = self.meta();
         let receipt = self
             .app
-            .execute_need(id, NeedCommand::new(self.today, action), meta())
+            .execute_need(id, NeedCommand::new(self.today, action), metadata)
             .await
             .map_err(|e| anyhow::anyhow!("演示数据的需求指令失败：{e}"))?;
         self.counts.events += receipt.events;
@@ -115,9 +126,10 @@ impl Writer<'_> {
         id: Uuid,
         action: impl Into<ActivityAction>,
     ) -> anyhow::Result<()> {
+        let metadata = self.meta();
         let receipt = self
             .app
-            .execute_activity(id, ActivityCommand::new(self.today, action), meta())
+            .execute_activity(id, ActivityCommand::new(self.today, action), metadata)
             .await
             .map_err(|e| anyhow::anyhow!("演示数据的活动指令失败：{e}"))?;
         self.counts.events += receipt.events;
@@ -129,18 +141,29 @@ impl Writer<'_> {
         id: Uuid,
         action: impl Into<VolunteerAction>,
     ) -> anyhow::Result<()> {
+        let metadata = self.meta();
         let receipt = self
             .app
             .volunteers
             .execute(
                 &id.to_string(),
                 VolunteerCommand::new(self.today, action),
-                meta(),
+                metadata,
             )
             .await
             .map_err(|e| anyhow::anyhow!("演示数据的志愿者指令失败：{e}"))?;
         self.counts.events += receipt.events;
         Ok(())
+    }
+}
+
+/// The name and kind of the demo's `index`-th organization: the six of the
+/// county first, then further stations of the same kinds at province scale.
+fn organization_name(index: usize) -> (String, OrganizationKind) {
+    let (name, kind) = ORGANIZATION_NAMES[index % ORGANIZATION_NAMES.len()];
+    match index / ORGANIZATION_NAMES.len() {
+        0 => (name.to_owned(), kind),
+        round => (format!("{name}第{}分站", round + 1), kind),
     }
 }
 
@@ -165,18 +188,19 @@ pub async fn generate(
         app,
         today,
         counts: CommunityCounts::default(),
+        ids: DemoIds::new(seed, 1),
     };
     let registered_on = days_before(today, 420);
 
     for (index, organization) in organizations.iter().enumerate() {
-        let (name, kind) = ORGANIZATION_NAMES[index % ORGANIZATION_NAMES.len()];
+        let (name, kind) = organization_name(index);
         let (township, _) = TOWNSHIPS[index % TOWNSHIPS.len()];
         let hub = kind == OrganizationKind::HubOrganization;
         writer
             .organization(
                 organization.id,
                 RegisterOrganization {
-                    name: name.to_owned(),
+                    name,
                     credit_code: credit_code(index)?,
                     kind,
                     level: if hub {
@@ -252,10 +276,12 @@ pub async fn generate(
     let active: Vec<&DemoOrganization> = organizations[..organizations.len() - 1].iter().collect();
 
     // Activities (附件1/附件2), most completed with evidence photos, one cancelled.
-    let activity_count = (people / 20).clamp(3, 200);
+    // Up to a county's worth as before; at province scale one per 500
+    // people (at most 2,000), as they go through the command bus one by one.
+    let activity_count = (people / 20).clamp(3, 200).max((people / 500).min(2_000));
     let mut activity_ids = Vec::new();
     for index in 0..activity_count {
-        let id = Uuid::now_v7();
+        let id = writer.ids.next();
         let organizer = active[index as usize % active.len()];
         let (township, township_name) = *TOWNSHIPS.choose(&mut rng).context("乡镇")?;
         let day = days_before(today, rng.random_range(10..=300));
@@ -303,16 +329,17 @@ pub async fn generate(
             continue;
         }
         for participant in active.choose_multiple(&mut rng, 2) {
-            let name = ORGANIZATION_NAMES[organizations
-                .iter()
-                .position(|o| o.id == participant.id)
-                .unwrap_or(0)]
-            .0;
+            let (name, _) = organization_name(
+                organizations
+                    .iter()
+                    .position(|o| o.id == participant.id)
+                    .unwrap_or(0),
+            );
             writer
                 .activity(
                     id,
                     AddParticipatingOrganization {
-                        organization_name: name.to_owned(),
+                        organization_name: name,
                         organization_id: Some(participant.id),
                         headcount: rng.random_range(3..=15),
                     },
@@ -364,12 +391,13 @@ pub async fn generate(
         let images = rng.random_range(1..=2);
         for image in 0..images {
             let bytes = demo_png(u64::from(index) * 10 + image, 96, 64);
+            let metadata = writer.meta();
             app.upload_evidence(
                 id,
                 today,
                 &bytes,
                 &format!("活动现场{}.png", image + 1),
-                meta(),
+                metadata,
             )
             .await
             .map_err(|e| anyhow::anyhow!("演示数据的佐证图片上传失败：{e}"))?;
@@ -394,9 +422,9 @@ pub async fn generate(
     }
 
     // Volunteers credited for the activities they served in.
-    let volunteer_count = (people / 10).clamp(5, 500);
+    let volunteer_count = (people / 10).clamp(5, 500).max((people / 200).min(5_000));
     for index in 0..volunteer_count {
-        let id = Uuid::now_v7();
+        let id = writer.ids.next();
         let organization = active[index as usize % active.len()];
         writer
             .volunteer(
@@ -442,9 +470,9 @@ pub async fn generate(
     }
 
     // Needs in every state of the flow.
-    let need_count = (people / 4).clamp(8, 2_000);
+    let need_count = (people / 4).clamp(8, 2_000).max((people / 50).min(20_000));
     for index in 0..need_count {
-        let id = Uuid::now_v7();
+        let id = writer.ids.next();
         let case_id = case_ids
             .get(index as usize % case_ids.len().max(1))
             .copied();
