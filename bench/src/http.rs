@@ -201,12 +201,18 @@ impl Server {
     /// figures hold no optimistic-concurrency retries.
     pub async fn run(&self, mix: Mix, duration: Duration) -> anyhow::Result<HttpStats> {
         let cases: Arc<[Uuid]> = self.cases.clone().into();
+        // The first failure of a mix is printed (stderr), to say what failed.
+        let reported = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let deadline = Instant::now() + duration;
         let started = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..CONNECTIONS {
-            let (client, address, cases) =
-                (self.client.clone(), self.address.clone(), cases.clone());
+            let (client, address, cases, reported) = (
+                self.client.clone(),
+                self.address.clone(),
+                cases.clone(),
+                reported.clone(),
+            );
             let token = match mix {
                 Mix::RecordVisit => self.worker_token.clone(),
                 Mix::ReadCaseFile => self.supervisor_token.clone(),
@@ -226,17 +232,26 @@ impl Server {
                     }
                     .bearer_auth(&token);
                     let t = Instant::now();
-                    let ok = match request.send().await {
+                    let failure = match request.send().await {
                         // The body is read in full: that is part of serving it.
                         Ok(response) => {
-                            let success = response.status().is_success();
-                            response.bytes().await.is_ok() && success
+                            let status = response.status();
+                            match response.bytes().await {
+                                Ok(_) if status.is_success() => None,
+                                Ok(body) => {
+                                    Some(format!("{status}: {}", String::from_utf8_lossy(&body)))
+                                }
+                                Err(error) => Some(error.to_string()),
+                            }
                         }
-                        Err(_) => false,
+                        Err(error) => Some(error.to_string()),
                     };
                     latencies.push(t.elapsed());
-                    if !ok {
+                    if let Some(failure) = failure {
                         errors += 1;
+                        if !reported.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            eprintln!("{}: first failure: {failure}", mix.label());
+                        }
                     }
                     k += 1;
                 }
@@ -252,6 +267,8 @@ impl Server {
         }
         let seconds = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
+        // The next mix starts from read models that hold every write.
+        self.projector.catch_up().await?;
         Ok(HttpStats {
             requests: latencies.len() as u64,
             errors,
