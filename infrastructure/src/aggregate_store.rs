@@ -21,10 +21,12 @@ use cqrs_es::{
 use serde_json::Value;
 use shouwang_domain::PersonalData;
 
+use crate::append::PendingAppend;
 use crate::error::StoreError;
 use crate::store::{
-    Append, AppendOutcome, AppendedEvent, AsOf, NewEvent, PersonalDataMode, RecordedEvent, Store,
+    AppendOutcome, AppendedEvent, AsOf, NewEvent, PersonalDataMode, RecordedEvent, Store,
 };
+use crate::vault::DataKey;
 
 /// What the commit of the command being executed appended, handed to the
 /// command bus without asking the database again (cqrs-es's `execute`
@@ -71,6 +73,7 @@ const DEFAULT_CACHED_STREAMS: usize = 20_000;
 struct Cached<A> {
     version: u64,
     hash: Vec<u8>,
+    data_key: Option<DataKey>,
     aggregate: A,
 }
 
@@ -133,6 +136,8 @@ pub struct SqlAggregateContext<A> {
     pub aggregate: A,
     /// The hash of the event at `version`, when known.
     previous_hash: Option<Vec<u8>>,
+    /// The stream's data key, when known.
+    data_key: Option<DataKey>,
     /// This stream's cache entry, held from load to commit by the command
     /// being decided.
     slot: Option<tokio::sync::OwnedMutexGuard<Option<Cached<A>>>>,
@@ -260,6 +265,7 @@ where
             version,
             aggregate,
             previous_hash,
+            data_key: None,
             slot: None,
         })
     }
@@ -281,6 +287,7 @@ where
                 version: cached.version,
                 aggregate: cached.aggregate.clone(),
                 previous_hash: Some(cached.hash.clone()),
+                data_key: cached.data_key.clone(),
                 slot: None,
             },
             None => self.load_for_decision(stream_id).await?,
@@ -325,10 +332,11 @@ where
         let outcome = self.write_events(events, &mut context, metadata).await;
         if let Some(slot) = slot.as_mut() {
             match &outcome {
-                Ok((_, Some(last))) => {
+                Ok((_, Some((last, data_key)))) => {
                     **slot = Some(Cached {
                         version: last.stream_version,
                         hash: last.hash.to_vec(),
+                        data_key: data_key.clone(),
                         aggregate: context.aggregate,
                     });
                 }
@@ -347,7 +355,13 @@ where
         events: Vec<A::Event>,
         context: &mut SqlAggregateContext<A>,
         metadata: HashMap<String, String>,
-    ) -> Result<(Vec<EventEnvelope<A>>, Option<AppendedEvent>), StoreError> {
+    ) -> Result<
+        (
+            Vec<EventEnvelope<A>>,
+            Option<(AppendedEvent, Option<DataKey>)>,
+        ),
+        StoreError,
+    > {
         let new_events = events
             .iter()
             .map(new_event)
@@ -370,27 +384,26 @@ where
             // Kept on every event so the audit trail names the command.
             stored_metadata.insert(metadata_keys::COMMAND_ID.to_owned(), command_id.clone());
         }
-        let outcome = self
+        let (outcome, data_key) = self
             .store
-            .append_after(
-                Append {
-                    stream_type: A::TYPE,
-                    stream_id: &context.stream_id,
-                    expected_version: context.version,
-                    events: new_events,
-                    metadata: stored_metadata.clone(),
-                    command: command_id.map(|id| (id, fingerprint)),
-                    snapshot,
-                },
-                context.previous_hash.take(),
-            )
+            .append_pending(PendingAppend {
+                stream_type: A::TYPE.to_owned(),
+                stream_id: context.stream_id.clone(),
+                expected_version: context.version,
+                events: new_events,
+                metadata: stored_metadata.clone(),
+                command: command_id.map(|id| (id, fingerprint)),
+                snapshot,
+                previous_hash: context.previous_hash.take(),
+                data_key: context.data_key.take(),
+            })
             .await?;
         let appended = match outcome {
             AppendOutcome::Appended(appended) => appended,
             // The command bus reads the first result from the idempotency table.
             AppendOutcome::DuplicateCommand => return Ok((Vec::new(), None)),
         };
-        let last = appended.last().cloned();
+        let last = appended.last().cloned().map(|last| (last, data_key));
         receipts::record(&appended);
         let envelopes = events
             .into_iter()

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::Utc;
-use sqlx::{PgConnection, SqliteConnection};
+use sqlx::{PgConnection, PgPool, SqliteConnection};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::chain::{ChainedFields, GENESIS, link_hash};
@@ -44,28 +44,43 @@ const INSERT_COMMAND: &str = "INSERT INTO commands (command_id, stream_type, str
      first_version, last_version, first_position, last_position, recorded_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (command_id) DO NOTHING";
 
-// PostgreSQL takes a whole batch in one statement per table: arrays in,
-// one round trip out, whatever the batch size.
+// PostgreSQL takes a whole batch in one statement: arrays in, one round
+// trip, and (without erasures or snapshots) its own implicit transaction,
+// like the single-row INSERT of the ceiling. The inserts have no ON CONFLICT:
+// a version taken, a key created or a command id recorded by someone else
+// fails the statement, and the constraint's name says which.
 const PG_SELECT_HASHES: &str = "SELECT e.stream_id, e.hash FROM events e \
      JOIN UNNEST($1::text[], $2::int8[]) AS w(stream_id, stream_version) \
        ON e.stream_id = w.stream_id AND e.stream_version = w.stream_version";
 const PG_SELECT_DATA_KEYS: &str =
     "SELECT stream_id, wrapped_key FROM data_keys WHERE stream_id = ANY($1::text[])";
-const PG_INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at) \
-     SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::text[]) \
-     ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id";
-const PG_INSERT_EVENTS: &str = "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
-     schema_version, payload, sealed, metadata, recorded_at, hash) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::text[], \
-       $7::bytea[], $8::text[], $9::text[], $10::bytea[]) \
-     RETURNING position, txid, stream_id, stream_version";
-const PG_INSERT_BLIND_INDEX: &str = "INSERT INTO blind_index (kind, digest, stream_id) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING";
-const PG_INSERT_COMMANDS: &str = "INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, \
-     first_version, last_version, first_position, last_position, recorded_at) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
-       $7::int8[], $8::int8[], $9::text[]) \
-     ON CONFLICT (command_id) DO NOTHING RETURNING command_id";
+const PG_WRITE_BATCH: &str = "WITH new_keys AS ( \
+       INSERT INTO data_keys (stream_id, wrapped_key, created_at) \
+       SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::text[])), \
+     appended AS ( \
+       INSERT INTO events (stream_type, stream_id, stream_version, event_type, schema_version, \
+         payload, sealed, metadata, recorded_at, hash) \
+       SELECT * FROM UNNEST($4::text[], $5::text[], $6::int8[], $7::text[], $8::int4[], \
+         $9::text[], $10::bytea[], $11::text[], $12::text[], $13::bytea[]) \
+       RETURNING position, txid, stream_id, stream_version), \
+     indexed AS ( \
+       INSERT INTO blind_index (kind, digest, stream_id) \
+       SELECT * FROM UNNEST($14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING), \
+     recorded AS ( \
+       INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, first_version, \
+         last_version, first_position, last_position, recorded_at) \
+       SELECT c.command_id, c.stream_type, c.stream_id, c.fingerprint, c.first_version, \
+         c.last_version, \
+         (SELECT min(a.position) FROM appended a WHERE a.stream_id = c.stream_id), \
+         (SELECT max(a.position) FROM appended a WHERE a.stream_id = c.stream_id), \
+         c.recorded_at \
+       FROM UNNEST($17::text[], $18::text[], $19::text[], $20::text[], $21::int8[], \
+         $22::int8[], $23::text[]) \
+         AS c(command_id, stream_type, stream_id, fingerprint, first_version, last_version, \
+           recorded_at)) \
+     SELECT position, txid, stream_id, stream_version FROM appended";
+const EVENTS_VERSION_KEY: &str = "events_stream_version_unique";
+const COMMANDS_KEY: &str = "commands_pkey";
 
 /// Most appends one transaction carries; more would only lengthen the wait
 /// of the first writer in it.
@@ -85,7 +100,22 @@ pub(crate) struct PendingAppend {
     /// The hash of the event at `expected_version` when the writer already
     /// knows it (it loaded the stream to decide); looked up otherwise.
     pub previous_hash: Option<Vec<u8>>,
+    /// The stream's data key when the writer already holds it, or a fresh
+    /// one for a new stream; looked up (or created) otherwise. A key held
+    /// from an older version cannot be stale unnoticed: erasure is an event
+    /// of the stream, so the append would conflict.
+    pub data_key: Option<DataKey>,
 }
+
+/// What one append wrote, with the data key it sealed with (for the caller
+/// to keep along with the state).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Written {
+    pub events: Vec<AppendedEvent>,
+    pub data_key: Option<DataKey>,
+}
+
+pub(crate) type WriteOutcome = Result<(AppendOutcome, Option<DataKey>), StoreError>;
 
 /// Why a transaction did not commit.
 #[derive(Debug)]
@@ -119,6 +149,10 @@ fn conflict(append: &PendingAppend, version: u64) -> Failure {
     })
 }
 
+fn needs_key(append: &PendingAppend) -> bool {
+    append.events.iter().any(|e| !e.sealed_fields.is_empty())
+}
+
 /// One event ready to insert: sealed and chained.
 struct Row<'a> {
     /// Which append of the batch the event belongs to.
@@ -132,6 +166,79 @@ struct Row<'a> {
     hash: [u8; 32],
 }
 
+/// Each stream's previous hash and data key, and the keys to create.
+#[derive(Default)]
+struct Resolved<'a> {
+    previous: HashMap<&'a str, Vec<u8>>,
+    keys: HashMap<&'a str, DataKey>,
+    new_keys: Vec<&'a str>,
+}
+
+impl<'a> Resolved<'a> {
+    /// Settles what the appends brought along; returns the streams whose
+    /// previous hash and whose key must be looked up.
+    fn from_appends(appends: &'a [PendingAppend]) -> (Self, Vec<&'a PendingAppend>, Vec<&'a str>) {
+        let mut resolved = Resolved::default();
+        let (mut hash_lookups, mut key_lookups) = (Vec::new(), Vec::new());
+        for append in appends {
+            let stream_id = append.stream_id.as_str();
+            if append.expected_version > 0 {
+                match &append.previous_hash {
+                    Some(hash) => {
+                        resolved.previous.insert(stream_id, hash.clone());
+                    }
+                    None => hash_lookups.push(append),
+                }
+            }
+            if !needs_key(append) {
+                continue;
+            }
+            match (&append.data_key, append.expected_version) {
+                (Some(key), 0) => {
+                    resolved.keys.insert(stream_id, key.clone());
+                    resolved.new_keys.push(stream_id);
+                }
+                (Some(key), _) => {
+                    resolved.keys.insert(stream_id, key.clone());
+                }
+                // A new stream has no key yet.
+                (None, 0) => {
+                    resolved.keys.insert(stream_id, DataKey::generate());
+                    resolved.new_keys.push(stream_id);
+                }
+                (None, _) => key_lookups.push(stream_id),
+            }
+        }
+        (resolved, hash_lookups, key_lookups)
+    }
+
+    /// Takes a looked-up key: unwrapped, erased, or missing (earlier events
+    /// had nothing to seal) and then created.
+    fn found_key(
+        &mut self,
+        master: &MasterKey,
+        stream_id: &'a str,
+        stored: Option<Option<Vec<u8>>>,
+    ) -> Result<(), Failure> {
+        match stored {
+            Some(Some(wrapped)) => {
+                self.keys
+                    .insert(stream_id, master.unwrap_key(stream_id, &wrapped)?);
+            }
+            Some(None) => {
+                return Err(Failure::Store(StoreError::PersonalDataErased {
+                    stream_id: stream_id.to_owned(),
+                }));
+            }
+            None => {
+                self.keys.insert(stream_id, DataKey::generate());
+                self.new_keys.push(stream_id);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the writers share; deliberately not the [`crate::Store`], so queued
 /// writers never keep a store alive after its last user dropped it.
 #[derive(Debug, Clone)]
@@ -139,31 +246,33 @@ pub(crate) struct Writer {
     pub db: Database,
     pub master: MasterKey,
     pub appended: Arc<Notify>,
+    /// Asks the notifier task to wake projectors in other processes.
+    pub wake_others: Option<mpsc::Sender<()>>,
 }
 
 impl Writer {
     /// Writes one append in its own transaction.
-    pub async fn write_one(&self, append: &PendingAppend) -> Result<AppendOutcome, StoreError> {
+    pub async fn write_one(&self, append: &PendingAppend) -> WriteOutcome {
         match self.write(std::slice::from_ref(append)).await {
-            Ok(mut written) => Ok(AppendOutcome::Appended(written.pop().unwrap_or_default())),
-            Err(Failure::Duplicate) => Ok(AppendOutcome::DuplicateCommand),
+            Ok(mut written) => {
+                let written = written.pop().unwrap_or_default();
+                Ok((AppendOutcome::Appended(written.events), written.data_key))
+            }
+            Err(Failure::Duplicate) => Ok((AppendOutcome::DuplicateCommand, None)),
             Err(Failure::Store(error)) => Err(error),
         }
     }
 
     /// Writes appends in one transaction when they all succeed, else each
     /// alone; one outcome per append, in order.
-    pub async fn write_each(
-        &self,
-        appends: &[PendingAppend],
-    ) -> Vec<Result<AppendOutcome, StoreError>> {
+    pub async fn write_each(&self, appends: &[PendingAppend]) -> Vec<WriteOutcome> {
         if appends.len() == 1 {
             return vec![self.write_one(&appends[0]).await];
         }
         match self.write(appends).await {
             Ok(written) => written
                 .into_iter()
-                .map(|events| Ok(AppendOutcome::Appended(events)))
+                .map(|w| Ok((AppendOutcome::Appended(w.events), w.data_key)))
                 .collect(),
             Err(_) => {
                 let mut outcomes = Vec::with_capacity(appends.len());
@@ -176,7 +285,7 @@ impl Writer {
     }
 
     /// All appends in one transaction, or none.
-    async fn write(&self, appends: &[PendingAppend]) -> Result<Vec<Vec<AppendedEvent>>, Failure> {
+    async fn write(&self, appends: &[PendingAppend]) -> Result<Vec<Written>, Failure> {
         let now = format_instant(Utc::now());
         let written = match &self.db {
             Database::Sqlite { pool, write_lock } => {
@@ -186,36 +295,21 @@ impl Writer {
                 tx.commit().await?;
                 written
             }
-            Database::Postgres { pool } => {
-                let mut tx = pool.begin().await?;
-                let written = self.write_postgres(&mut tx, appends, &now).await?;
-                tx.commit().await?;
-                written
-            }
+            Database::Postgres { pool } => self.write_postgres(pool, appends, &now).await?,
         };
         self.appended.notify_waiters();
-        if let Database::Postgres { pool } = &self.db {
-            // Wakes projectors in other processes. Sent after the commit,
-            // not inside it: a NOTIFY in the transaction takes a global lock
-            // held through the commit's flush, which serializes every
-            // writer. A lost notification only delays them until they poll.
-            if let Err(error) = sqlx::query("SELECT pg_notify('shouwang_events', '')")
-                .execute(pool)
-                .await
-            {
-                tracing::warn!(%error, "could not notify other processes of new events");
-            }
+        if let Some(wake_others) = &self.wake_others {
+            // Full means a wake-up is already pending: it covers this one.
+            let _ = wake_others.try_send(());
         }
         Ok(written)
     }
 
-    /// Seals and chains every event of the batch, given each stream's
-    /// previous hash and data key.
+    /// Seals and chains every event of the batch.
     fn prepare<'a>(
         &self,
         appends: &'a [PendingAppend],
-        previous: &HashMap<&str, Vec<u8>>,
-        keys: &HashMap<&str, DataKey>,
+        resolved: &Resolved<'_>,
         now: &str,
     ) -> Result<Vec<Row<'a>>, Failure> {
         let mut rows = Vec::with_capacity(appends.iter().map(|a| a.events.len()).sum());
@@ -223,7 +317,8 @@ impl Writer {
             let stream_id = append.stream_id.as_str();
             let mut previous_hash: [u8; 32] = match append.expected_version {
                 0 => GENESIS,
-                _ => previous
+                _ => resolved
+                    .previous
                     .get(stream_id)
                     .and_then(|hash| <[u8; 32]>::try_from(hash.as_slice()).ok())
                     .ok_or_else(|| conflict(append, append.expected_version))?,
@@ -235,7 +330,7 @@ impl Writer {
             for (offset, event) in append.events.iter().enumerate() {
                 let version = append.expected_version + offset as u64 + 1;
                 let (payload, sealed) =
-                    seal_payload(stream_id, version, event, keys.get(stream_id))?;
+                    seal_payload(stream_id, version, event, resolved.keys.get(stream_id))?;
                 let hash = link_hash(
                     &previous_hash,
                     &ChainedFields {
@@ -266,13 +361,35 @@ impl Writer {
         Ok(rows)
     }
 
-    fn unwrap_key(&self, stream_id: &str, wrapped: Option<Vec<u8>>) -> Result<DataKey, Failure> {
-        match wrapped {
-            Some(wrapped) => Ok(self.master.unwrap_key(stream_id, &wrapped)?),
-            None => Err(Failure::Store(StoreError::PersonalDataErased {
-                stream_id: stream_id.to_owned(),
-            })),
+    /// Pairs the positions the database gave with the prepared rows.
+    fn written(
+        appends: &[PendingAppend],
+        rows: &[Row<'_>],
+        resolved: &Resolved<'_>,
+        ids: &HashMap<(&str, u64), (i64, i64)>,
+        now: &str,
+    ) -> Result<Vec<Written>, Failure> {
+        let mut written: Vec<Written> = appends
+            .iter()
+            .map(|a| Written {
+                events: Vec::with_capacity(a.events.len()),
+                data_key: resolved.keys.get(a.stream_id.as_str()).cloned(),
+            })
+            .collect();
+        for row in rows {
+            let (position, txid) = ids
+                .get(&(row.append.stream_id.as_str(), row.version))
+                .copied()
+                .ok_or_else(|| conflict(row.append, row.version))?;
+            written[row.index].events.push(AppendedEvent {
+                position,
+                txid,
+                stream_version: row.version,
+                recorded_at: now.to_owned(),
+                hash: row.hash,
+            });
         }
+        Ok(written)
     }
 
     async fn write_sqlite(
@@ -280,52 +397,42 @@ impl Writer {
         tx: &mut SqliteConnection,
         appends: &[PendingAppend],
         now: &str,
-    ) -> Result<Vec<Vec<AppendedEvent>>, Failure> {
-        let mut previous = HashMap::new();
-        let mut keys = HashMap::new();
-        for append in appends {
-            let stream_id = append.stream_id.as_str();
-            if append.expected_version > 0 {
-                let hash = match &append.previous_hash {
-                    Some(hash) => Some(hash.clone()),
-                    None => {
-                        sqlx::query_scalar(SELECT_HASH_AT)
-                            .bind(stream_id)
-                            .bind(to_i64(append.expected_version))
-                            .fetch_optional(&mut *tx)
-                            .await?
-                    }
-                };
-                let hash = hash.ok_or_else(|| conflict(append, append.expected_version))?;
-                previous.insert(stream_id, hash);
-            }
-            if needs_key(append) {
-                let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar(SELECT_DATA_KEY)
-                    .bind(stream_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let key = match wrapped {
-                    Some(wrapped) => self.unwrap_key(stream_id, wrapped)?,
-                    None => {
-                        let key = DataKey::generate();
-                        let inserted = sqlx::query(INSERT_DATA_KEY)
-                            .bind(stream_id)
-                            .bind(self.master.wrap(stream_id, &key)?)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        if inserted.rows_affected() == 0 {
-                            return Err(conflict(append, append.expected_version + 1));
-                        }
-                        key
-                    }
-                };
-                keys.insert(stream_id, key);
+    ) -> Result<Vec<Written>, Failure> {
+        let (mut resolved, hash_lookups, key_lookups) = Resolved::from_appends(appends);
+        for append in hash_lookups {
+            let hash: Option<Vec<u8>> = sqlx::query_scalar(SELECT_HASH_AT)
+                .bind(&append.stream_id)
+                .bind(to_i64(append.expected_version))
+                .fetch_optional(&mut *tx)
+                .await?;
+            let hash = hash.ok_or_else(|| conflict(append, append.expected_version))?;
+            resolved.previous.insert(append.stream_id.as_str(), hash);
+        }
+        for stream_id in key_lookups {
+            let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(SELECT_DATA_KEY)
+                .bind(stream_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            resolved.found_key(&self.master, stream_id, stored)?;
+        }
+        for &stream_id in &resolved.new_keys {
+            let inserted = sqlx::query(INSERT_DATA_KEY)
+                .bind(stream_id)
+                .bind(self.master.wrap(stream_id, &resolved.keys[stream_id])?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if inserted.rows_affected() == 0 {
+                let append = appends.iter().find(|a| a.stream_id == stream_id);
+                return Err(match append {
+                    Some(append) => conflict(append, append.expected_version + 1),
+                    None => conflict(&appends[0], appends[0].expected_version + 1),
+                });
             }
         }
 
-        let rows = self.prepare(appends, &previous, &keys, now)?;
-        let mut written: Vec<Vec<AppendedEvent>> = vec![Vec::new(); appends.len()];
+        let rows = self.prepare(appends, &resolved, now)?;
+        let mut ids = HashMap::with_capacity(rows.len());
         for row in &rows {
             let inserted: Result<(i64, i64), sqlx::Error> = sqlx::query_as(INSERT_EVENT)
                 .bind(&row.append.stream_type)
@@ -340,13 +447,15 @@ impl Writer {
                 .bind(row.hash.as_slice())
                 .fetch_one(&mut *tx)
                 .await;
-            let (position, txid) = match inserted {
-                Ok(ids) => ids,
+            match inserted {
+                Ok(id) => {
+                    ids.insert((row.append.stream_id.as_str(), row.version), id);
+                }
                 Err(error) if is_unique_violation(&error) => {
                     return Err(conflict(row.append, row.version));
                 }
                 Err(error) => return Err(error.into()),
-            };
+            }
             for (kind, value) in &row.event.blind_index_terms {
                 sqlx::query(INSERT_BLIND_INDEX)
                     .bind(*kind)
@@ -355,16 +464,11 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
             }
-            written[row.index].push(AppendedEvent {
-                position,
-                txid,
-                stream_version: row.version,
-                recorded_at: now.to_owned(),
-                hash: row.hash,
-            });
         }
+        let written = Self::written(appends, &rows, &resolved, &ids, now)?;
 
-        for (append, events) in appends.iter().zip(&written) {
+        for (append, written) in appends.iter().zip(&written) {
+            let events = &written.events;
             if append.events.iter().any(|e| e.erases_personal_data) {
                 sqlx::query(ERASE_DATA_KEY)
                     .bind(&append.stream_id)
@@ -409,151 +513,151 @@ impl Writer {
 
     async fn write_postgres(
         &self,
-        tx: &mut PgConnection,
+        pool: &PgPool,
         appends: &[PendingAppend],
         now: &str,
-    ) -> Result<Vec<Vec<AppendedEvent>>, Failure> {
-        // Previous hashes the writers did not bring along.
-        let mut previous: HashMap<&str, Vec<u8>> = HashMap::new();
-        let (mut lookup_ids, mut lookup_versions) = (Vec::new(), Vec::new());
-        for append in appends.iter().filter(|a| a.expected_version > 0) {
-            match &append.previous_hash {
-                Some(hash) => {
-                    previous.insert(append.stream_id.as_str(), hash.clone());
-                }
-                None => {
-                    lookup_ids.push(append.stream_id.as_str());
-                    lookup_versions.push(to_i64(append.expected_version));
-                }
-            }
-        }
-        if !lookup_ids.is_empty() {
+    ) -> Result<Vec<Written>, Failure> {
+        // Look-ups first, outside any transaction: a hash, once written,
+        // never changes, and a key read here that is erased before the
+        // write comes with an event that makes the write conflict.
+        let (mut resolved, hash_lookups, key_lookups) = Resolved::from_appends(appends);
+        if !hash_lookups.is_empty() {
+            let ids: Vec<&str> = hash_lookups.iter().map(|a| a.stream_id.as_str()).collect();
+            let versions: Vec<i64> = hash_lookups
+                .iter()
+                .map(|a| to_i64(a.expected_version))
+                .collect();
             let found: Vec<(String, Vec<u8>)> = sqlx::query_as(PG_SELECT_HASHES)
-                .bind(&lookup_ids)
-                .bind(&lookup_versions)
-                .fetch_all(&mut *tx)
+                .bind(&ids)
+                .bind(&versions)
+                .fetch_all(pool)
                 .await?;
             for (stream_id, hash) in found {
-                if let Some(append) = appends.iter().find(|a| a.stream_id == stream_id) {
-                    previous.insert(append.stream_id.as_str(), hash);
+                if let Some(append) = hash_lookups.iter().find(|a| a.stream_id == stream_id) {
+                    resolved.previous.insert(append.stream_id.as_str(), hash);
                 }
             }
         }
-
-        // Data keys: existing ones unwrapped, missing ones created.
-        let mut keys: HashMap<&str, DataKey> = HashMap::new();
-        let keyed: Vec<&str> = appends
-            .iter()
-            .filter(|a| needs_key(a))
-            .map(|a| a.stream_id.as_str())
-            .collect();
-        if !keyed.is_empty() {
+        if !key_lookups.is_empty() {
             let stored: Vec<(String, Option<Vec<u8>>)> = sqlx::query_as(PG_SELECT_DATA_KEYS)
-                .bind(&keyed)
-                .fetch_all(&mut *tx)
+                .bind(&key_lookups)
+                .fetch_all(pool)
                 .await?;
-            let stored: HashMap<String, Option<Vec<u8>>> = stored.into_iter().collect();
-            let (mut new_ids, mut new_wrapped, mut new_at) = (Vec::new(), Vec::new(), Vec::new());
-            for &stream_id in &keyed {
-                match stored.get(stream_id) {
-                    Some(wrapped) => {
-                        keys.insert(stream_id, self.unwrap_key(stream_id, wrapped.clone())?);
-                    }
-                    None => {
-                        let key = DataKey::generate();
-                        new_ids.push(stream_id);
-                        new_wrapped.push(self.master.wrap(stream_id, &key)?);
-                        new_at.push(now);
-                        keys.insert(stream_id, key);
-                    }
-                }
-            }
-            if !new_ids.is_empty() {
-                let inserted: Vec<String> = sqlx::query_scalar(PG_INSERT_DATA_KEYS)
-                    .bind(&new_ids)
-                    .bind(&new_wrapped)
-                    .bind(&new_at)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if inserted.len() != new_ids.len() {
-                    // Another writer created the key meanwhile: it wrote first.
-                    let lost = new_ids
-                        .iter()
-                        .find(|id| !inserted.iter().any(|i| i == *id))
-                        .and_then(|id| appends.iter().find(|a| a.stream_id == *id));
-                    return Err(match lost {
-                        Some(append) => conflict(append, append.expected_version + 1),
-                        None => conflict(&appends[0], appends[0].expected_version + 1),
-                    });
-                }
+            let mut stored: HashMap<String, Option<Vec<u8>>> = stored.into_iter().collect();
+            for stream_id in key_lookups {
+                resolved.found_key(&self.master, stream_id, stored.remove(stream_id))?;
             }
         }
 
-        let rows = self.prepare(appends, &previous, &keys, now)?;
-        let mut columns = EventColumns::with_capacity(rows.len());
+        let rows = self.prepare(appends, &resolved, now)?;
+        let mut events = EventColumns::with_capacity(rows.len());
+        let mut index = IndexColumns::default();
         for row in &rows {
-            columns.push(row, now);
-        }
-        let inserted: Result<Vec<(i64, i64, String, i64)>, sqlx::Error> =
-            sqlx::query_as(PG_INSERT_EVENTS)
-                .bind(&columns.stream_type)
-                .bind(&columns.stream_id)
-                .bind(&columns.stream_version)
-                .bind(&columns.event_type)
-                .bind(&columns.schema_version)
-                .bind(&columns.payload)
-                .bind(&columns.sealed)
-                .bind(&columns.metadata)
-                .bind(&columns.recorded_at)
-                .bind(&columns.hash)
-                .fetch_all(&mut *tx)
-                .await;
-        let inserted = match inserted {
-            Ok(inserted) => inserted,
-            Err(error) if is_unique_violation(&error) => {
-                // Which stream lost is found when the appends are retried
-                // alone; for one append it is that one.
-                return Err(conflict(&appends[0], appends[0].expected_version + 1));
-            }
-            Err(error) => return Err(error.into()),
-        };
-        let ids: HashMap<(String, i64), (i64, i64)> = inserted
-            .into_iter()
-            .map(|(position, txid, stream_id, version)| ((stream_id, version), (position, txid)))
-            .collect();
-        let mut written: Vec<Vec<AppendedEvent>> = vec![Vec::new(); appends.len()];
-        for row in &rows {
-            let (position, txid) = ids
-                .get(&(row.append.stream_id.clone(), to_i64(row.version)))
-                .copied()
-                .ok_or_else(|| conflict(row.append, row.version))?;
-            written[row.index].push(AppendedEvent {
-                position,
-                txid,
-                stream_version: row.version,
-                recorded_at: now.to_owned(),
-                hash: row.hash,
-            });
-        }
-
-        let (mut kinds, mut digests, mut indexed) = (Vec::new(), Vec::new(), Vec::new());
-        for row in &rows {
+            events.push(row, now);
             for (kind, value) in &row.event.blind_index_terms {
-                kinds.push(*kind);
-                digests.push(self.master.blind_index(kind, value));
-                indexed.push(row.append.stream_id.as_str());
+                index.kind.push(*kind);
+                index.digest.push(self.master.blind_index(kind, value));
+                index.stream_id.push(&row.append.stream_id);
             }
         }
-        if !kinds.is_empty() {
-            sqlx::query(PG_INSERT_BLIND_INDEX)
-                .bind(&kinds)
-                .bind(&digests)
-                .bind(&indexed)
-                .execute(&mut *tx)
-                .await?;
+        let mut keys = KeyColumns::default();
+        for &stream_id in &resolved.new_keys {
+            keys.stream_id.push(stream_id);
+            keys.wrapped
+                .push(self.master.wrap(stream_id, &resolved.keys[stream_id])?);
+            keys.created_at.push(now);
+        }
+        let mut commands = CommandColumns::default();
+        for append in appends {
+            if let Some((command_id, fingerprint)) = &append.command {
+                commands.push(append, command_id, fingerprint, now);
+            }
         }
 
-        for (append, events) in appends.iter().zip(&written) {
+        let statement = sqlx::query_as(PG_WRITE_BATCH)
+            .bind(&keys.stream_id)
+            .bind(&keys.wrapped)
+            .bind(&keys.created_at)
+            .bind(&events.stream_type)
+            .bind(&events.stream_id)
+            .bind(&events.stream_version)
+            .bind(&events.event_type)
+            .bind(&events.schema_version)
+            .bind(&events.payload)
+            .bind(&events.sealed)
+            .bind(&events.metadata)
+            .bind(&events.recorded_at)
+            .bind(&events.hash)
+            .bind(&index.kind)
+            .bind(&index.digest)
+            .bind(&index.stream_id)
+            .bind(&commands.command_id)
+            .bind(&commands.stream_type)
+            .bind(&commands.stream_id)
+            .bind(&commands.fingerprint)
+            .bind(&commands.first_version)
+            .bind(&commands.last_version)
+            .bind(&commands.recorded_at);
+        let needs_transaction = appends
+            .iter()
+            .any(|a| a.snapshot.is_some() || a.events.iter().any(|e| e.erases_personal_data));
+        let inserted: Vec<(i64, i64, String, i64)> = if needs_transaction {
+            let mut tx = pool.begin().await?;
+            let inserted = statement
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| Self::pg_failure(appends, e))?;
+            self.erase_and_snapshot_postgres(&mut tx, appends, &inserted, now)
+                .await?;
+            tx.commit().await?;
+            inserted
+        } else {
+            // One statement is one transaction: no BEGIN, no COMMIT.
+            statement
+                .fetch_all(pool)
+                .await
+                .map_err(|e| Self::pg_failure(appends, e))?
+        };
+        let ids: HashMap<(&str, u64), (i64, i64)> = inserted
+            .iter()
+            .filter_map(|(position, txid, stream_id, version)| {
+                let append = appends.iter().find(|a| a.stream_id == *stream_id)?;
+                Some((
+                    (append.stream_id.as_str(), u64::try_from(*version).ok()?),
+                    (*position, *txid),
+                ))
+            })
+            .collect();
+        Self::written(appends, &rows, &resolved, &ids, now)
+    }
+
+    /// Names what failed a batch statement: the constraint says whether a
+    /// stream moved on, a key was created, or a command id was recorded.
+    fn pg_failure(appends: &[PendingAppend], error: sqlx::Error) -> Failure {
+        let constraint = match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                db.constraint().map(str::to_owned)
+            }
+            _ => return error.into(),
+        };
+        match constraint.as_deref() {
+            Some(COMMANDS_KEY) => Failure::Duplicate,
+            // Which stream lost is found when a batch is retried append by
+            // append; for one append it is that one.
+            Some(EVENTS_VERSION_KEY) | Some(_) | None => {
+                conflict(&appends[0], appends[0].expected_version + 1)
+            }
+        }
+    }
+
+    async fn erase_and_snapshot_postgres(
+        &self,
+        tx: &mut PgConnection,
+        appends: &[PendingAppend],
+        inserted: &[(i64, i64, String, i64)],
+        now: &str,
+    ) -> Result<(), Failure> {
+        for append in appends {
             if append.events.iter().any(|e| e.erases_personal_data) {
                 sqlx::query(ERASE_DATA_KEY)
                     .bind(&append.stream_id)
@@ -565,47 +669,24 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
             }
-            if let (Some(state), Some(last)) = (&append.snapshot, events.last()) {
+            let last = inserted
+                .iter()
+                .filter(|(_, _, stream_id, _)| *stream_id == append.stream_id)
+                .map(|(_, _, _, version)| *version)
+                .max();
+            if let (Some(state), Some(last)) = (&append.snapshot, last) {
                 sqlx::query(UPSERT_SNAPSHOT)
                     .bind(&append.stream_id)
                     .bind(&append.stream_type)
-                    .bind(to_i64(last.stream_version))
+                    .bind(last)
                     .bind(state)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
         }
-
-        let mut commands = CommandColumns::default();
-        for (append, events) in appends.iter().zip(&written) {
-            if let Some((command_id, fingerprint)) = &append.command {
-                commands.push(append, command_id, fingerprint, events, now);
-            }
-        }
-        if !commands.command_id.is_empty() {
-            let recorded: Vec<String> = sqlx::query_scalar(PG_INSERT_COMMANDS)
-                .bind(&commands.command_id)
-                .bind(&commands.stream_type)
-                .bind(&commands.stream_id)
-                .bind(&commands.fingerprint)
-                .bind(&commands.first_version)
-                .bind(&commands.last_version)
-                .bind(&commands.first_position)
-                .bind(&commands.last_position)
-                .bind(&commands.recorded_at)
-                .fetch_all(&mut *tx)
-                .await?;
-            if recorded.len() != commands.command_id.len() {
-                return Err(Failure::Duplicate);
-            }
-        }
-        Ok(written)
+        Ok(())
     }
-}
-
-fn needs_key(append: &PendingAppend) -> bool {
-    append.events.iter().any(|e| !e.sealed_fields.is_empty())
 }
 
 /// The events of a batch as one array per column.
@@ -653,6 +734,20 @@ impl<'a> EventColumns<'a> {
 }
 
 #[derive(Default)]
+struct IndexColumns<'a> {
+    kind: Vec<&'a str>,
+    digest: Vec<String>,
+    stream_id: Vec<&'a str>,
+}
+
+#[derive(Default)]
+struct KeyColumns<'a> {
+    stream_id: Vec<&'a str>,
+    wrapped: Vec<Vec<u8>>,
+    created_at: Vec<&'a str>,
+}
+
+#[derive(Default)]
 struct CommandColumns<'a> {
     command_id: Vec<&'a str>,
     stream_type: Vec<&'a str>,
@@ -660,8 +755,6 @@ struct CommandColumns<'a> {
     fingerprint: Vec<&'a str>,
     first_version: Vec<Option<i64>>,
     last_version: Vec<Option<i64>>,
-    first_position: Vec<Option<i64>>,
-    last_position: Vec<Option<i64>>,
     recorded_at: Vec<&'a str>,
 }
 
@@ -671,49 +764,67 @@ impl<'a> CommandColumns<'a> {
         append: &'a PendingAppend,
         command_id: &'a str,
         fingerprint: &'a str,
-        events: &[AppendedEvent],
         now: &'a str,
     ) {
+        let count = append.events.len() as u64;
         self.command_id.push(command_id);
         self.stream_type.push(&append.stream_type);
         self.stream_id.push(&append.stream_id);
         self.fingerprint.push(fingerprint);
         self.first_version
-            .push(events.first().map(|e| to_i64(e.stream_version)));
+            .push((count > 0).then(|| to_i64(append.expected_version + 1)));
         self.last_version
-            .push(events.last().map(|e| to_i64(e.stream_version)));
-        self.first_position.push(events.first().map(|e| e.position));
-        self.last_position.push(events.last().map(|e| e.position));
+            .push((count > 0).then(|| to_i64(append.expected_version + count)));
         self.recorded_at.push(now);
     }
 }
 
-type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+type Reply = oneshot::Sender<WriteOutcome>;
 
 /// Gathers concurrent appends into shared transactions. Writer tasks start
 /// with the first append and end when the last store handle is dropped.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     queue: mpsc::UnboundedSender<(PendingAppend, Reply)>,
+    writer: Writer,
 }
 
 impl GroupCommit {
     /// Starts `writers` writer tasks on the current tokio runtime. More than
     /// one lets a transaction fill while another flushes (PostgreSQL); SQLite
-    /// has one writer at a time anyway.
-    pub fn start(writer: Writer, writers: usize) -> Self {
+    /// has one writer at a time anyway. On PostgreSQL a notifier task wakes
+    /// projectors in other processes.
+    pub fn start(db: Database, master: MasterKey, appended: Arc<Notify>, writers: usize) -> Self {
+        let wake_others = match &db {
+            Database::Postgres { pool } => {
+                let (wake, wakes) = mpsc::channel(1);
+                tokio::spawn(notify_other_processes(pool.clone(), wakes));
+                Some(wake)
+            }
+            Database::Sqlite { .. } => None,
+        };
+        let writer = Writer {
+            db,
+            master,
+            appended,
+            wake_others,
+        };
         let (queue, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..writers.max(1) {
             tokio::spawn(run_writer(writer.clone(), receiver.clone()));
         }
-        Self { queue }
+        Self { queue, writer }
+    }
+
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// Queues the append and waits for its transaction to commit. `None`
     /// when the writer tasks are gone (their runtime shut down): the caller
     /// then writes the append itself.
-    pub async fn append(&self, append: PendingAppend) -> Option<Result<AppendOutcome, StoreError>> {
+    pub async fn append(&self, append: PendingAppend) -> Option<WriteOutcome> {
         let (reply, outcome) = oneshot::channel();
         self.queue.send((append, reply)).ok()?;
         outcome.await.ok()
@@ -744,6 +855,22 @@ async fn run_writer(
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have gone (request cancelled); its append stands.
             let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Sends `NOTIFY shouwang_events` after commits, one for all the commits
+/// since the last. Apart from the writers, and after the commit rather than
+/// in it: a NOTIFY in a transaction takes a global lock held through the
+/// commit's flush, which would serialize every writer. A lost notification
+/// only delays other processes until they poll.
+async fn notify_other_processes(pool: PgPool, mut wakes: mpsc::Receiver<()>) {
+    while wakes.recv().await.is_some() {
+        if let Err(error) = sqlx::query("SELECT pg_notify('shouwang_events', '')")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(%error, "could not notify other processes of new events");
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::append::{GroupCommit, PendingAppend, Writer};
+use crate::append::{GroupCommit, PendingAppend, WriteOutcome};
 use crate::db::{Backend, Database};
 use crate::error::StoreError;
 use crate::upcast::Upcasters;
@@ -185,7 +185,6 @@ pub(crate) struct StoredRow {
     pub hash: Vec<u8>,
 }
 
-
 macro_rules! event_columns {
     () => {
         "position, txid, stream_type, stream_id, stream_version, event_type, schema_version, \
@@ -287,6 +286,7 @@ fn pending(append: Append<'_>, previous_hash: Option<Vec<u8>>) -> PendingAppend 
         command: append.command,
         snapshot: append.snapshot,
         previous_hash,
+        data_key: None,
     }
 }
 
@@ -362,13 +362,18 @@ impl Store {
         append: Append<'_>,
         previous_hash: Option<Vec<u8>>,
     ) -> Result<AppendOutcome, StoreError> {
-        let pending = pending(append, previous_hash);
-        let group = self
-            .group
-            .get_or_init(|| GroupCommit::start(self.writer(), self.writers));
+        self.append_pending(pending(append, previous_hash))
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// Queues an append for the group committer; returns the outcome and
+    /// the data key it sealed with.
+    pub(crate) async fn append_pending(&self, pending: PendingAppend) -> WriteOutcome {
+        let group = self.group();
         match group.append(pending.clone()).await {
             Some(outcome) => outcome,
-            None => self.writer().write_one(&pending).await,
+            None => group.writer().write_one(&pending).await,
         }
     }
 
@@ -379,15 +384,24 @@ impl Store {
         appends: Vec<Append<'_>>,
     ) -> Vec<Result<AppendOutcome, StoreError>> {
         let pending: Vec<PendingAppend> = appends.into_iter().map(|a| pending(a, None)).collect();
-        self.writer().write_each(&pending).await
+        self.group()
+            .writer()
+            .write_each(&pending)
+            .await
+            .into_iter()
+            .map(|outcome| outcome.map(|(outcome, _)| outcome))
+            .collect()
     }
 
-    fn writer(&self) -> Writer {
-        Writer {
-            db: self.db.clone(),
-            master: self.master.clone(),
-            appended: self.appended.clone(),
-        }
+    fn group(&self) -> &GroupCommit {
+        self.group.get_or_init(|| {
+            GroupCommit::start(
+                self.db.clone(),
+                self.master.clone(),
+                self.appended.clone(),
+                self.writers,
+            )
+        })
     }
 
     /// The idempotency record of a command id, if any.
