@@ -9,7 +9,7 @@
 //! the bus loads the stream with personal data withheld, and the aggregate
 //! state holds no personal data (see `CareCase`), so both see the same state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use anyhow::Context;
 use cqrs_es::event_sink::EventSink;
@@ -152,26 +152,76 @@ fn new_event<E: DomainEvent + PersonalData>(event: &E) -> anyhow::Result<NewEven
     })
 }
 
-/// Writes decided streams with `Store::append_batch`, one transaction per
-/// round: round `r` holds the `r`-th command of every stream that has one.
-/// A stream appears at most once per round because the store looks up the
-/// hash each append chains onto before it inserts anything, so a second
-/// append to the same stream in one batch would not find its predecessor.
-/// Returns the number of events written.
-pub(crate) async fn write(store: &Store, streams: &[DecidedStream]) -> anyhow::Result<u64> {
-    let rounds = streams.iter().map(|s| s.commands.len()).max().unwrap_or(0);
-    let mut events = 0;
-    for round in 0..rounds {
-        let appends: Vec<Append<'_>> = streams
+/// Streams being written. Every transaction (one `Store::append_batch`)
+/// carries the next command of each stream in the pool; a stream leaves once
+/// its last command is written and a newly decided one takes its place, so
+/// transactions stay full however uneven the people's histories are.
+///
+/// A stream appears at most once per transaction because the store looks up
+/// the hash an append chains onto before it inserts anything: a second append
+/// to the same stream in one batch would not find its predecessor.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    /// Each stream with the index of its next command.
+    streams: VecDeque<(DecidedStream, usize)>,
+    capacity: usize,
+}
+
+impl Pool {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            streams: VecDeque::with_capacity(capacity),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.streams.len() < self.capacity
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, stream: DecidedStream) {
+        self.streams.push_back((stream, 0));
+    }
+
+    /// Writes the next command of every stream in one transaction. Returns
+    /// the events written and how many streams are now complete.
+    pub(crate) async fn write_round(&mut self, store: &Store) -> anyhow::Result<(u64, u64)> {
+        let appends: Vec<Append<'_>> = self
+            .streams
             .iter()
-            .filter_map(|stream| stream.append(round))
+            .filter_map(|(stream, next)| stream.append(*next))
             .collect();
+        let mut events = 0;
         for outcome in store.append_batch(appends).await {
             match outcome.map_err(explain_store_error)? {
                 AppendOutcome::Appended(appended) => events += appended.len() as u64,
                 AppendOutcome::DuplicateCommand => anyhow::bail!("{ALREADY_WRITTEN}"),
             }
         }
+        let before = self.streams.len();
+        self.streams.retain_mut(|(stream, next)| {
+            *next += 1;
+            *next < stream.commands.len()
+        });
+        Ok((events, (before - self.streams.len()) as u64))
+    }
+}
+
+/// Writes decided streams through a pool as large as their number. Returns
+/// the number of events written.
+#[cfg(test)]
+pub(crate) async fn write(store: &Store, streams: Vec<DecidedStream>) -> anyhow::Result<u64> {
+    let mut pool = Pool::new(streams.len());
+    for stream in streams {
+        pool.push(stream);
+    }
+    let mut events = 0;
+    while !pool.is_empty() {
+        events += pool.write_round(store).await?.0;
     }
     Ok(events)
 }
@@ -243,10 +293,29 @@ mod tests {
                     .unwrap(),
             );
         }
-        let written = write(&store, &streams).await.unwrap();
+        let stream_ids: Vec<Uuid> = streams.iter().map(|s| s.id).collect();
+        let again = streams
+            .iter()
+            .map(|s| DecidedStream {
+                id: s.id,
+                stream_id: s.stream_id.clone(),
+                stream_type: s.stream_type,
+                commands: s.commands[..1]
+                    .iter()
+                    .map(|c| DecidedCommand {
+                        expected_version: c.expected_version,
+                        events: c.events.clone(),
+                        metadata: c.metadata.clone(),
+                        command: c.command.clone(),
+                        snapshot: c.snapshot.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let written = write(&store, streams).await.unwrap();
 
         let mut events = 0;
-        for ((bus_id, stream), plan) in by_bus.iter().zip(&streams).zip(&plans) {
+        for ((bus_id, stream_id), plan) in by_bus.iter().zip(&stream_ids).zip(&plans) {
             let load = |id: Uuid| {
                 let store = store.clone();
                 async move {
@@ -256,7 +325,7 @@ mod tests {
                         .unwrap()
                 }
             };
-            let (expected, actual) = (load(*bus_id).await, load(stream.id).await);
+            let (expected, actual) = (load(*bus_id).await, load(*stream_id).await);
             assert_eq!(actual.len(), expected.len());
             events += actual.len() as u64;
             for (a, e) in actual.iter().zip(&expected) {
@@ -299,7 +368,7 @@ mod tests {
                         .map(|s| (s.stream_version, s.state))
                 }
             };
-            assert_eq!(snapshot(stream.id).await, snapshot(*bus_id).await);
+            assert_eq!(snapshot(*stream_id).await, snapshot(*bus_id).await);
             let CaseAction::OpenCase(open) = &plan[0].action else {
                 panic!("a plan opens its case first")
             };
@@ -307,14 +376,14 @@ mod tests {
                 .find_by_blind_index("id_number", &open.id_number)
                 .await
                 .unwrap();
-            assert!(found.contains(&stream.id.to_string()), "{found:?}");
+            assert!(found.contains(&stream_id.to_string()), "{found:?}");
             assert!(found.contains(&bus_id.to_string()), "{found:?}");
         }
         assert_eq!(written, events);
         assert!(events > 100, "{events}");
 
         // Writing the same seed again is refused as a whole, with a message.
-        let error = write(&store, &streams).await.unwrap_err();
+        let error = write(&store, again).await.unwrap_err();
         assert!(error.to_string().contains("--seed"), "{error}");
     }
 }

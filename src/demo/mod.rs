@@ -165,15 +165,18 @@ pub async fn generate(store: &Store, args: &DemoArgs) -> anyhow::Result<DemoSumm
     })
 }
 
-/// People whose events are appended in one store call (one transaction):
-/// about 5,000 events, large enough that the commit's flush is a small part
-/// of the work, small enough to keep little in memory.
-const BATCH_PEOPLE: usize = 250;
+/// Streams written together: each transaction carries one command of each
+/// (see [`bulk::Pool`]), about a thousand events, so that the commit's flush
+/// is a small part of the work while little is held in memory.
+const POOL_STREAMS: usize = 1_000;
+
+/// People the deciding task hands over at a time.
+const CHUNK_PEOPLE: usize = 100;
 
 /// Plans every person from `rng` (in order, so one seed gives the same
 /// people), lets the domain decide their commands in a task of its own, and
-/// writes them [`BATCH_PEOPLE`] people per store call while the next batch is
-/// being decided. Returns the case ids in order and the events written.
+/// writes them through a [`bulk::Pool`] while the next ones are being
+/// decided. Returns the case ids in order and the events written.
 async fn write_cases(
     store: &Store,
     args: &DemoArgs,
@@ -182,23 +185,23 @@ async fn write_cases(
     organizations: Vec<DemoOrganization>,
     bar: &ProgressBar,
 ) -> anyhow::Result<(Vec<Uuid>, u64)> {
-    // A few batches ahead: enough to keep the writer busy, little memory.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<DecidedStream>>(4);
+    // Up to twice the pool ahead: the writer never waits, memory stays small.
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::channel::<Vec<DecidedStream>>(2 * POOL_STREAMS / CHUNK_PEOPLE);
     let people = args.people;
-    let batch = BATCH_PEOPLE;
     let seed = args.seed;
     let deciding_store = store.clone();
     let decider = tokio::spawn(async move {
         let mut ids = DemoIds::new(seed, 0);
-        let mut streams = Vec::with_capacity(batch);
+        let mut chunk = Vec::with_capacity(CHUNK_PEOPLE);
         for index in 0..people {
             let plan = plan_person(&mut rng, index, today, &organizations);
             let case_id = ids.next();
-            streams.push(
+            chunk.push(
                 bulk::decide::<CareCase>(&deciding_store, &mut ids, case_id, plan, &()).await?,
             );
-            if (streams.len() == batch || index + 1 == people)
-                && sender.send(std::mem::take(&mut streams)).await.is_err()
+            if (chunk.len() == CHUNK_PEOPLE || index + 1 == people)
+                && sender.send(std::mem::take(&mut chunk)).await.is_err()
             {
                 // The writer stopped on an error of its own, reported there.
                 break;
@@ -208,10 +211,26 @@ async fn write_cases(
     });
     let mut case_ids = Vec::with_capacity(people as usize);
     let mut events = 0;
-    while let Some(streams) = receiver.recv().await {
-        events += bulk::write(store, &streams).await?;
-        case_ids.extend(streams.iter().map(|stream| stream.id));
-        bar.inc(streams.len() as u64);
+    let mut pool = bulk::Pool::new(POOL_STREAMS);
+    let mut deciding = true;
+    loop {
+        while deciding && pool.has_room() {
+            match receiver.recv().await {
+                Some(chunk) => {
+                    for stream in chunk {
+                        case_ids.push(stream.id);
+                        pool.push(stream);
+                    }
+                }
+                None => deciding = false,
+            }
+        }
+        if pool.is_empty() {
+            break;
+        }
+        let (written, finished) = pool.write_round(store).await?;
+        events += written;
+        bar.inc(finished);
         bar.set_message(format!("{events} 条事件"));
     }
     decider.await.context("演示数据的决策任务异常退出")??;
