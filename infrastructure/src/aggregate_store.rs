@@ -247,7 +247,8 @@ where
         &self,
         stream_id: &str,
     ) -> Result<SqlAggregateContext<A>, StoreError> {
-        let (mut aggregate, mut version) = match self.store.load_snapshot(stream_id).await? {
+        let latest = self.store.load_latest(stream_id).await?;
+        let (mut aggregate, mut version) = match latest.snapshot {
             Some(snapshot) => {
                 let state: A = serde_json::from_str(&snapshot.state)
                     .map_err(|e| StoreError::serialization(format!("snapshot {stream_id}"), e))?;
@@ -255,11 +256,11 @@ where
             }
             None => (A::default(), 0),
         };
-        let (tail, previous_hash) = self.store.load_tail(stream_id, version).await?;
-        for event in tail {
+        for event in latest.tail {
             version = event.stream_version;
             aggregate.apply(event.decode()?);
         }
+        let previous_hash = latest.last_hash;
         Ok(SqlAggregateContext {
             stream_id: stream_id.to_owned(),
             version,

@@ -182,13 +182,70 @@ pub(crate) struct StoredRow {
     pub sealed: Option<Vec<u8>>,
     pub metadata: String,
     pub recorded_at: String,
-    pub hash: Vec<u8>,
 }
+
+/// A stream's latest snapshot and the events from it on.
+#[derive(Debug, Clone)]
+pub struct LatestState {
+    pub snapshot: Option<Snapshot>,
+    /// Events after the snapshot (all of them without one).
+    pub tail: Vec<RecordedEvent>,
+    /// The hash of the stream's last event, `None` for an empty stream.
+    pub last_hash: Option<Vec<u8>>,
+}
+
+/// A row of [`SELECT_LATEST`]: the snapshot (repeated) beside each event
+/// from the snapshot's version on; one row of nulls for an empty stream.
+#[derive(Debug, sqlx::FromRow)]
+struct LatestRow {
+    snapshot_version: Option<i64>,
+    snapshot_state: Option<String>,
+    position: Option<i64>,
+    txid: Option<i64>,
+    stream_type: Option<String>,
+    stream_id: Option<String>,
+    stream_version: Option<i64>,
+    event_type: Option<String>,
+    schema_version: Option<i32>,
+    payload: Option<String>,
+    sealed: Option<Vec<u8>>,
+    metadata: Option<String>,
+    recorded_at: Option<String>,
+    hash: Option<Vec<u8>>,
+}
+
+impl LatestRow {
+    fn into_event(self) -> Option<StoredRow> {
+        Some(StoredRow {
+            position: self.position?,
+            txid: self.txid?,
+            stream_type: self.stream_type?,
+            stream_id: self.stream_id?,
+            stream_version: self.stream_version?,
+            event_type: self.event_type?,
+            schema_version: self.schema_version?,
+            payload: self.payload?,
+            sealed: self.sealed,
+            metadata: self.metadata?,
+            recorded_at: self.recorded_at?,
+        })
+    }
+}
+
+// The event at the snapshot's version comes along for its hash only.
+const SELECT_LATEST: &str = "SELECT s.stream_version AS snapshot_version, s.state AS snapshot_state, \
+       e.position, e.txid, e.stream_type, e.stream_id, e.stream_version, e.event_type, \
+       e.schema_version, e.payload, e.sealed, e.metadata, e.recorded_at, e.hash \
+     FROM (SELECT CAST($1 AS TEXT) AS stream_id) w \
+     LEFT JOIN snapshots s ON s.stream_id = w.stream_id \
+     LEFT JOIN events e ON e.stream_id = w.stream_id \
+       AND e.stream_version >= COALESCE(s.stream_version, 0) \
+     ORDER BY e.stream_version";
 
 macro_rules! event_columns {
     () => {
         "position, txid, stream_type, stream_id, stream_version, event_type, schema_version, \
-         payload, sealed, metadata, recorded_at, hash"
+         payload, sealed, metadata, recorded_at"
     };
 }
 
@@ -196,11 +253,6 @@ const SELECT_STREAM_AFTER: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM events WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version"
-);
-const SELECT_STREAM_FROM: &str = concat!(
-    "SELECT ",
-    event_columns!(),
-    " FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
 );
 const SELECT_STREAM_UNTIL_VERSION: &str = concat!(
     "SELECT ",
@@ -495,25 +547,32 @@ impl Store {
         self.decode_rows(rows, mode).await
     }
 
-    /// Events of one stream after `after_version`, personal data withheld,
-    /// with the hash of the stream's last event (the one at `after_version`
-    /// when none follow): what a writer needs to decide and then chain.
-    pub async fn load_tail(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-    ) -> Result<(Vec<RecordedEvent>, Option<Vec<u8>>), StoreError> {
-        let mut rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
-            sqlx::query_as(SELECT_STREAM_FROM)
-                .bind(stream_id)
-                .bind(to_i64(after_version))
-                .fetch_all(pool)
-                .await?
+    /// What deciding on a stream needs, in one round trip: the latest
+    /// snapshot, the events after it (personal data withheld), and the hash
+    /// of the stream's last event, to chain the next append from.
+    pub async fn load_latest(&self, stream_id: &str) -> Result<LatestState, StoreError> {
+        let rows: Vec<LatestRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SELECT_LATEST).bind(stream_id).fetch_all(pool).await?
         });
-        let last_hash = rows.last().map(|row| row.hash.clone());
-        rows.retain(|row| to_u64(row.stream_version) > after_version);
-        let events = self.decode_rows(rows, PersonalDataMode::Withhold).await?;
-        Ok((events, last_hash))
+        let snapshot = rows.first().and_then(|row| {
+            Some(Snapshot {
+                stream_version: to_u64(row.snapshot_version?),
+                state: row.snapshot_state.clone()?,
+            })
+        });
+        let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+        let last_hash = rows.iter().rev().find_map(|row| row.hash.clone());
+        let tail: Vec<StoredRow> = rows
+            .into_iter()
+            .filter_map(LatestRow::into_event)
+            .filter(|row| to_u64(row.stream_version) > after)
+            .collect();
+        let tail = self.decode_rows(tail, PersonalDataMode::Withhold).await?;
+        Ok(LatestState {
+            snapshot,
+            tail,
+            last_hash,
+        })
     }
 
     /// Events of one stream up to a version or a recorded time.
