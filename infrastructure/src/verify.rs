@@ -166,13 +166,18 @@ async fn verify_in_pages(
         expected_version: 1,
     };
     with_pool!(db, pool => {
+        // One connection for every page: its page cache and prepared
+        // statement stay warm (the pool would hand out its connections in
+        // turn). Between pages it holds no transaction, so SQLite's
+        // checkpoints go on.
+        let mut connection = pool.acquire().await?;
         loop {
             let before = walk.report.events;
             let mut rows = sqlx::query(SELECT_PAGE)
                 .bind(walk.stream.clone())
                 .bind(walk.expected_version - 1)
                 .bind(page_rows)
-                .fetch(pool);
+                .fetch(&mut *connection);
             // Rows are hashed as they arrive, while the driver (SQLite's
             // worker thread, PostgreSQL's backend) produces the next ones.
             while let Some(row) = rows.try_next().await? {
