@@ -45,8 +45,9 @@ pub struct DemoArgs {
     /// Seed for the generator: the same seed gives the same people.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
-    /// Streams written concurrently.
-    #[arg(long, default_value_t = 4)]
+    /// No longer used: care cases are written in batches (see `bulk`), the
+    /// community part in order. Still accepted so existing scripts run.
+    #[arg(long, default_value_t = 4, hide = true)]
     pub concurrency: usize,
 }
 
