@@ -23,7 +23,7 @@ use shouwang_domain::vocabulary::RiskLevel;
 use shouwang_infrastructure::{Backend, Database, RecordedEvent, with_pool};
 use uuid::Uuid;
 
-use crate::sql::{TableNames, Tx};
+use crate::sql::{Arg, TableNames, Tx, execute_rows};
 use crate::{Projection, ProjectionError, with_tx};
 
 /// The projections this module keeps.
@@ -285,6 +285,88 @@ impl Projection for CaseloadProjection {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Visits — most of the feed — only add to counters, and no other event
+    /// reads or writes those counters (a case's row exists from its opening,
+    /// which comes first). So a batch's visits are folded in memory and
+    /// written in two multi-row statements at its end; every other event is
+    /// applied as [`Projection::apply`] does, in order.
+    async fn apply_batch(
+        &self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut cases: BTreeMap<&str, (i64, String)> = BTreeMap::new();
+        let mut months: BTreeMap<(&str, String), i64> = BTreeMap::new();
+        for event in events {
+            if event.stream_type == "care_case" && event.event_type == "VisitRecorded" {
+                let CaseEvent::VisitRecorded(visit) = event
+                    .decode::<CaseEvent>()
+                    .map_err(|error| ProjectionError::at(self.name(), event, error.into()))?
+                else {
+                    continue;
+                };
+                let visited_on = date_text(visit.visited_on);
+                let case = cases
+                    .entry(event.stream_id.as_str())
+                    .or_insert_with(|| (0, visited_on.clone()));
+                case.0 += 1;
+                // Visits are entered late and out of order: the latest date
+                // seen, not the latest entry.
+                if case.1 < visited_on {
+                    case.1 = visited_on;
+                }
+                let month = visit.visited_on.format("%Y-%m").to_string();
+                *months.entry((event.stream_id.as_str(), month)).or_default() += 1;
+                continue;
+            }
+            self.apply(tx, names, event)
+                .await
+                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
+        }
+        let case_rows = cases
+            .into_iter()
+            .map(|(case_id, (visits, last))| {
+                vec![
+                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Int(Some(visits)),
+                    Arg::Text(Some(last)),
+                ]
+            })
+            .collect();
+        execute_rows(
+            tx,
+            &names.render(
+                "UPDATE {caseload_cases} SET visits = visits + v.column2, \
+                 last_visit = CASE WHEN last_visit IS NULL OR last_visit < v.column3 \
+                 THEN v.column3 ELSE last_visit END FROM (",
+            ),
+            &names.render(") AS v WHERE {caseload_cases}.case_id = v.column1"),
+            case_rows,
+        )
+        .await?;
+        let month_rows = months
+            .into_iter()
+            .map(|((case_id, month), visits)| {
+                vec![
+                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Text(Some(month)),
+                    Arg::Int(Some(visits)),
+                ]
+            })
+            .collect();
+        execute_rows(
+            tx,
+            &names.render("INSERT INTO {caseload_visit_months} (case_id, month, visits)"),
+            &names.render(
+                "ON CONFLICT (case_id, month) DO UPDATE \
+                 SET visits = {caseload_visit_months}.visits + excluded.visits",
+            ),
+            month_rows,
+        )
+        .await
     }
 }
 
