@@ -195,7 +195,7 @@ pub struct LatestState {
 }
 
 /// A row of [`SELECT_LATEST`]: the snapshot (repeated) beside each event
-/// from the snapshot's version on; one row of nulls for an empty stream.
+/// from the snapshot's version on; no rows for an empty stream.
 #[derive(Debug, sqlx::FromRow)]
 struct LatestRow {
     snapshot_version: Option<i64>,
@@ -232,14 +232,18 @@ impl LatestRow {
     }
 }
 
-// The event at the snapshot's version comes along for its hash only.
-const SELECT_LATEST: &str = "SELECT s.stream_version AS snapshot_version, s.state AS snapshot_state, \
+// The event at the snapshot's version comes along for its hash only (so a
+// stream with a snapshot always has a row). The snapshot's columns are
+// uncorrelated subqueries, evaluated once, which keeps the events' index
+// range scan from the snapshot's version on.
+const SELECT_LATEST: &str = "SELECT \
+       (SELECT stream_version FROM snapshots WHERE stream_id = $1) AS snapshot_version, \
+       (SELECT state FROM snapshots WHERE stream_id = $1) AS snapshot_state, \
        e.position, e.txid, e.stream_type, e.stream_id, e.stream_version, e.event_type, \
        e.schema_version, e.payload, e.sealed, e.metadata, e.recorded_at, e.hash \
-     FROM (SELECT CAST($1 AS TEXT) AS stream_id) w \
-     LEFT JOIN snapshots s ON s.stream_id = w.stream_id \
-     LEFT JOIN events e ON e.stream_id = w.stream_id \
-       AND e.stream_version >= COALESCE(s.stream_version, 0) \
+     FROM events e \
+     WHERE e.stream_id = $1 AND e.stream_version >= \
+       COALESCE((SELECT stream_version FROM snapshots WHERE stream_id = $1), 0) \
      ORDER BY e.stream_version";
 
 macro_rules! event_columns {
