@@ -186,7 +186,10 @@ fn schema_version_of<E: DomainEvent>(event: &E) -> Result<i32, StoreError> {
     })
 }
 
-pub(crate) fn new_event<E: DomainEvent + PersonalData>(event: &E) -> Result<NewEvent, StoreError> {
+/// The store's form of a domain event: variant name and fields, with what
+/// the domain declares personal (also used by bulk loaders that decide
+/// outside cqrs-es).
+pub fn new_event<E: DomainEvent + PersonalData>(event: &E) -> Result<NewEvent, StoreError> {
     let value = serde_json::to_value(event)
         .map_err(|e| StoreError::serialization(event.event_type(), e))?;
     let (event_type, payload) = split_tagged(value)?;

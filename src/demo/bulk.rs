@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use anyhow::Context;
+use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
-use serde_json::Value;
 use shouwang_domain::PersonalData;
-use shouwang_infrastructure::aggregate_store::metadata_keys;
+use shouwang_infrastructure::aggregate_store::{metadata_keys, new_event};
 use shouwang_infrastructure::command_bus::{CommandBus, IdempotentCommand};
 use shouwang_infrastructure::store::{Append, AppendOutcome, NewEvent};
 use shouwang_infrastructure::{Store, StoreError};
@@ -107,7 +106,7 @@ where
             events: events
                 .iter()
                 .map(new_event)
-                .collect::<anyhow::Result<_>>()?,
+                .collect::<Result<_, StoreError>>()?,
             metadata,
             command: (command_id, fingerprint),
             snapshot,
@@ -119,36 +118,6 @@ where
         stream_id,
         stream_type: A::TYPE,
         commands: decided,
-    })
-}
-
-/// The store's form of an event: variant name and fields, with what the
-/// domain declares personal. The same conversion as the aggregate event
-/// store's (`new_event` in infrastructure/src/aggregate_store.rs, which is
-/// crate-private).
-fn new_event<E: DomainEvent + PersonalData>(event: &E) -> anyhow::Result<NewEvent> {
-    let value = serde_json::to_value(event)
-        .with_context(|| format!("事件 {} 序列化失败", event.event_type()))?;
-    let (event_type, payload) = match value {
-        Value::String(variant) => (variant, Value::Null),
-        Value::Object(map) if map.len() == 1 => {
-            map.into_iter().next().context("带类型标签的事件")?
-        }
-        other => anyhow::bail!("事件必须序列化为带类型标签的对象，实际为 {other}"),
-    };
-    Ok(NewEvent {
-        event_type,
-        schema_version: event.event_version().parse().with_context(|| {
-            format!(
-                "{} 的版本号 {} 不是整数",
-                event.event_type(),
-                event.event_version()
-            )
-        })?,
-        payload,
-        sealed_fields: event.sealed_fields(),
-        blind_index_terms: event.blind_index_terms(),
-        erases_personal_data: event.erases_personal_data(),
     })
 }
 
