@@ -92,7 +92,12 @@ async fn serve_demo_and_stop(database_url: &str) {
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let rest: Vec<String> = lines.try_iter().collect();
+    // The reader thread may still hold the last lines: drain until it sees
+    // the pipe close (the process has exited, so that comes at once).
+    let mut rest = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
+        rest.push(line);
+    }
     assert!(
         rest.iter().any(|line| line.contains("守望已停止")),
         "{rest:?}"
