@@ -19,11 +19,12 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use crate::chain::{ChainedFields, GENESIS, link_hash};
 use crate::db::Database;
 use crate::error::{StoreError, is_unique_violation};
-use crate::store::{AppendOutcome, AppendedEvent, NewEvent, format_instant, seal_payload};
+use crate::store::{
+    AppendOutcome, AppendedEvent, NewEvent, SELECT_DATA_KEY, format_instant, seal_payload, to_i64,
+};
 use crate::vault::{DataKey, MasterKey};
 
 const SELECT_HASH_AT: &str = "SELECT hash FROM events WHERE stream_id = $1 AND stream_version = $2";
-const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
 const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (stream_id) DO NOTHING";
 const INSERT_EVENT: &str = "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
@@ -136,10 +137,6 @@ impl From<sqlx::Error> for Failure {
     fn from(error: sqlx::Error) -> Self {
         Failure::Store(error.into())
     }
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn conflict(append: &PendingAppend, version: u64) -> Failure {

@@ -282,7 +282,7 @@ const SELECT_FEED_POSTGRES: &str = concat!(
        AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
      ORDER BY txid, position LIMIT $3"
 );
-const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
+pub(crate) const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
 const SELECT_BLIND_INDEX: &str =
     "SELECT stream_id FROM blind_index WHERE kind = $1 AND digest = $2 ORDER BY stream_id";
 const SELECT_SNAPSHOT: &str = "SELECT stream_version, state FROM snapshots WHERE stream_id = $1";
@@ -328,7 +328,7 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
 
-fn to_i64(value: u64) -> i64 {
+pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
