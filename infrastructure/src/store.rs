@@ -282,6 +282,11 @@ const SELECT_FEED_POSTGRES: &str = concat!(
        AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
      ORDER BY txid, position LIMIT $3"
 );
+// Committed events the fence still hides because an older transaction is
+// running somewhere in the cluster.
+const SELECT_FEED_HELD_BACK: &str = "SELECT EXISTS (SELECT 1 FROM events \
+     WHERE (txid, position) > ($1, $2) \
+       AND txid >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
 pub(crate) const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
 const SELECT_BLIND_INDEX: &str =
     "SELECT stream_id FROM blind_index WHERE kind = $1 AND digest = $2 ORDER BY stream_id";
@@ -624,6 +629,22 @@ impl Store {
             query.bind(after.position).bind(i64::from(limit)).fetch_all(pool).await?
         });
         self.decode_rows(rows, mode).await
+    }
+
+    /// True when committed events after `after` exist but the feed does not
+    /// yet hand them out, because an older transaction is still running
+    /// (docs/adr/0001). A reader that found nothing new should then look
+    /// again soon instead of waiting for the next notification, which may
+    /// never come. Always false on SQLite, whose feed has no fence.
+    pub async fn feed_held_back(&self, after: FeedCursor) -> Result<bool, StoreError> {
+        match &self.db {
+            Database::Sqlite { .. } => Ok(false),
+            Database::Postgres { pool } => Ok(sqlx::query_scalar(SELECT_FEED_HELD_BACK)
+                .bind(after.txid)
+                .bind(after.position)
+                .fetch_one(pool)
+                .await?),
+        }
     }
 
     /// Streams whose blind index holds `value` under `kind` (e.g. the people

@@ -166,6 +166,10 @@ impl std::fmt::Debug for Projector {
     }
 }
 
+/// First pause before looking again at events the feed fence holds back; it
+/// doubles up to the poll interval while they stay held.
+const HELD_BACK_FIRST_PAUSE: Duration = Duration::from_millis(20);
+
 const SELECT_CHECKPOINT: &str = "SELECT txid, position, projection_version, error, failed_position \
      FROM projection_checkpoints WHERE name = $1";
 const LOCK_CHECKPOINT_POSTGRES: &str =
@@ -491,6 +495,22 @@ impl Projector {
         Ok(applied)
     }
 
+    /// True when a healthy projection has caught up with everything the feed
+    /// hands out while committed events behind the fence still wait for it.
+    async fn held_back(&self) -> Result<bool, ProjectionError> {
+        let earliest = self
+            .status()
+            .await?
+            .into_iter()
+            .filter(|status| status.error.is_none())
+            .map(|status| status.cursor)
+            .min();
+        match earliest {
+            Some(cursor) => Ok(self.store.feed_held_back(cursor).await?),
+            None => Ok(false),
+        }
+    }
+
     /// Runs until `shutdown` turns true, stopping only between batches (at a
     /// checkpoint). Woken by appends in this process, by PostgreSQL
     /// `NOTIFY shouwang_events` from other processes, and by polling.
@@ -505,6 +525,7 @@ impl Projector {
             }
             Database::Sqlite { .. } => None,
         };
+        let mut held_back_pause = HELD_BACK_FIRST_PAUSE;
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -513,6 +534,23 @@ impl Projector {
             if let Err(error) = self.catch_up().await {
                 tracing::warn!(%error, "读模型追赶失败，稍后重试");
             }
+            // The notification for events the fence still hides has already
+            // been spent, so look again soon rather than wait for the next.
+            let pause = match self.held_back().await {
+                Ok(true) => {
+                    let pause = held_back_pause;
+                    held_back_pause = (held_back_pause * 2).min(self.settings.poll_interval);
+                    pause
+                }
+                Ok(false) => {
+                    held_back_pause = HELD_BACK_FIRST_PAUSE;
+                    self.settings.poll_interval
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "读模型追赶失败，稍后重试");
+                    self.settings.poll_interval
+                }
+            };
             let notification = async {
                 match listener.as_mut() {
                     Some(listener) => {
@@ -524,7 +562,7 @@ impl Projector {
             tokio::select! {
                 _ = woken => {}
                 _ = notification => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
         }
