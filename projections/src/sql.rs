@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AssertSqlSafe, PgConnection, SqliteConnection};
+use sqlx::{AssertSqlSafe, PgConnection, Row, SqliteConnection};
 
 use crate::ProjectionError;
 
@@ -134,16 +134,77 @@ pub async fn execute_rows(
     tail: &str,
     rows: Vec<Vec<Arg>>,
 ) -> Result<(), ProjectionError> {
+    for (sql, chunk) in statements(tx, head, tail, rows) {
+        crate::with_tx!(tx, conn => {
+            bind_all(sqlx::query(AssertSqlSafe(sql)).persistent(false), chunk)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    Ok(())
+}
+
+/// As [`execute_rows`], for statements whose `tail` ends in `RETURNING`
+/// text columns: every returned row, its columns in order. With
+/// `ON CONFLICT DO NOTHING` these are exactly the rows that were new.
+pub async fn fetch_text_rows(
+    tx: &mut Tx<'_>,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<Vec<Vec<String>>, ProjectionError> {
+    let mut returned = Vec::new();
+    for (sql, chunk) in statements(tx, head, tail, rows) {
+        crate::with_tx!(tx, conn => {
+            let fetched = bind_all(sqlx::query(AssertSqlSafe(sql)).persistent(false), chunk)
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in fetched {
+                let columns = (0..row.len())
+                    .map(|i| row.try_get::<String, _>(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                returned.push(columns);
+            }
+        });
+    }
+    Ok(returned)
+}
+
+fn bind_all<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Vec<Arg>>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for arg in args.into_iter().flatten() {
+        query = match arg {
+            Arg::Text(value) => query.bind(value),
+            Arg::Int(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+/// The statements that write `rows`: each rendered SQL text with the rows it
+/// binds.
+fn statements(
+    tx: &Tx<'_>,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Vec<(String, Vec<Vec<Arg>>)> {
     let Some(width) = rows.first().map(Vec::len) else {
-        return Ok(());
+        return Vec::new();
     };
+    let numbered = matches!(tx, Tx::Postgres(_));
     let per_statement = (MAX_PARAMETERS / width.max(1)).max(1);
+    let mut statements = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_statement).collect();
-        // SQLite gets anonymous `?`: it looks each named `$n` up in a list,
-        // which makes a statement of thousands of them quadratic to parse.
-        let numbered = matches!(tx, Tx::Postgres(_));
         let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * width * 6);
         sql.push_str(head);
         sql.push_str(" VALUES ");
@@ -166,18 +227,9 @@ pub async fn execute_rows(
         }
         sql.push(' ');
         sql.push_str(tail);
-        crate::with_tx!(tx, conn => {
-            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-            for arg in chunk.into_iter().flatten() {
-                query = match arg {
-                    Arg::Text(value) => query.bind(value),
-                    Arg::Int(value) => query.bind(value),
-                };
-            }
-            query.execute(&mut *conn).await?;
-        });
+        statements.push((sql, chunk));
     }
-    Ok(())
+    statements
 }
 
 #[cfg(test)]

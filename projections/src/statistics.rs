@@ -46,7 +46,7 @@ use shouwang_infrastructure::{Backend, Database, RecordedEvent, with_pool};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use crate::sql::{Arg, execute_rows};
+use crate::sql::{Arg, execute_rows, fetch_text_rows};
 use crate::{Projection, ProjectionError, TableNames, Tx};
 
 /// The projection's name: its checkpoint key and `shouwang rebuild statistics`.
@@ -64,6 +64,8 @@ pub struct StatisticsProjection;
 const TABLES: &[&str] = &[
     "statistics_cases",
     "statistics_service_facts",
+    "statistics_service_cells",
+    "statistics_service_cell_members",
     "statistics_activity_events",
     "statistics_activities",
     "statistics_activity_participants",
@@ -104,6 +106,29 @@ const CREATE_TABLES: &[&str] = &[
     "CREATE INDEX {statistics_service_facts}_by_county ON {statistics_service_facts} (county, month)",
     "CREATE INDEX {statistics_service_facts}_by_township ON {statistics_service_facts} (township, month)",
     "CREATE INDEX {statistics_service_facts}_by_served_on ON {statistics_service_facts} (served_on)",
+    // The facts summed per county and per township (`level`), so an area's
+    // figures read a few rows per month instead of every fact in it.
+    "CREATE TABLE {statistics_service_cells} (
+        level              TEXT   NOT NULL,
+        region             TEXT   NOT NULL,
+        month              TEXT   NOT NULL,
+        category           TEXT   NOT NULL,
+        service_type       TEXT   NOT NULL,
+        action_line        TEXT   NOT NULL,
+        person_times       BIGINT NOT NULL,
+        persons            BIGINT NOT NULL,
+        service_minutes    BIGINT NOT NULL,
+        money_fen          BIGINT NOT NULL,
+        material_value_fen BIGINT NOT NULL,
+        organizations      BIGINT NOT NULL,
+        PRIMARY KEY (level, region, month, category, service_type, action_line))",
+    // Who a cell has counted: `c:` case or `o:` organization ids. A member is
+    // new to its cell at most once, which is what keeps `persons` and
+    // `organizations` distinct counts although facts only ever add.
+    "CREATE TABLE {statistics_service_cell_members} (
+        cell   TEXT NOT NULL,
+        member TEXT NOT NULL,
+        PRIMARY KEY (cell, member))",
     // Every event of every activity, as recorded: the activity rows below are
     // recomputed from it, and reports fold it as of their cut.
     "CREATE TABLE {statistics_activity_events} (
@@ -205,7 +230,8 @@ impl Projection for StatisticsProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: the service cells.
+        2
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -346,11 +372,171 @@ struct ServiceFact<'a> {
     material_value_fen: i64,
 }
 
+/// What a batch of care-case events adds: fact rows, and the same facts
+/// summed per cell.
+#[derive(Default)]
+struct ServiceFacts {
+    rows: Vec<Vec<Arg>>,
+    cells: BTreeMap<String, Cell>,
+    /// `(cell, member)` pairs seen in the batch; which are new to their cell
+    /// is decided by the members table.
+    members: BTreeSet<(String, String)>,
+}
+
+/// One row of `statistics_service_cells`, or what a batch adds to it.
+#[derive(Debug, Default)]
+struct Cell {
+    level: &'static str,
+    region: String,
+    month: String,
+    category: &'static str,
+    service_type: &'static str,
+    action_line: &'static str,
+    person_times: i64,
+    persons: i64,
+    service_minutes: i64,
+    money_fen: i64,
+    material_value_fen: i64,
+    organizations: i64,
+}
+
+const CELL_LEVELS: [(&str, usize); 2] = [("county", 6), ("township", 9)];
+const CASE_MEMBER: &str = "c:";
+const ORGANIZATION_MEMBER: &str = "o:";
+
+impl ServiceFacts {
+    /// Counts one fact row in its county cell and its township cell.
+    #[allow(clippy::too_many_arguments)]
+    fn add_to_cells(
+        &mut self,
+        region: &str,
+        month: &str,
+        category: CareCategory,
+        service_type: ServiceType,
+        action_line: Option<ActionLine>,
+        case_id: &str,
+        fact: &ServiceFact<'_>,
+    ) {
+        let action_line = action_line.map(|a| a.code()).unwrap_or_default();
+        for (level, digits) in CELL_LEVELS {
+            let area = prefix_of(region, digits);
+            let key = format!(
+                "{level}|{area}|{month}|{}|{}|{action_line}",
+                category.code(),
+                service_type.code()
+            );
+            let cell = self.cells.entry(key.clone()).or_insert_with(|| Cell {
+                level,
+                region: area.to_owned(),
+                month: month.to_owned(),
+                category: category.code(),
+                service_type: service_type.code(),
+                action_line,
+                ..Cell::default()
+            });
+            cell.person_times += 1;
+            cell.service_minutes += fact.minutes;
+            cell.money_fen += fact.money_fen;
+            cell.material_value_fen += fact.material_value_fen;
+            if !fact.organization_id.is_empty() {
+                self.members.insert((
+                    key.clone(),
+                    format!("{ORGANIZATION_MEMBER}{}", fact.organization_id),
+                ));
+            }
+            self.members
+                .insert((key, format!("{CASE_MEMBER}{case_id}")));
+        }
+    }
+}
+
+const INSERT_CELL_MEMBERS: &str = "INSERT INTO {statistics_service_cell_members} (cell, member)";
+const INSERT_CELL_MEMBERS_TAIL: &str = "ON CONFLICT DO NOTHING RETURNING cell, member";
+const UPSERT_CELLS: &str = "INSERT INTO {statistics_service_cells} (level, region, month, \
+     category, service_type, action_line, person_times, persons, service_minutes, money_fen, \
+     material_value_fen, organizations)";
+const UPSERT_CELLS_TAIL: &str = "ON CONFLICT (level, region, month, category, service_type, action_line) DO UPDATE SET \
+     person_times = {statistics_service_cells}.person_times + excluded.person_times, \
+     persons = {statistics_service_cells}.persons + excluded.persons, \
+     service_minutes = {statistics_service_cells}.service_minutes + excluded.service_minutes, \
+     money_fen = {statistics_service_cells}.money_fen + excluded.money_fen, \
+     material_value_fen = {statistics_service_cells}.material_value_fen + excluded.material_value_fen, \
+     organizations = {statistics_service_cells}.organizations + excluded.organizations";
+
+/// Writes a batch's facts and adds them to their cells: members new to a
+/// cell (returned by the insert that ignores known ones) count once.
+async fn write_service_facts(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    facts: ServiceFacts,
+) -> Result<(), ProjectionError> {
+    let ServiceFacts {
+        rows,
+        mut cells,
+        members,
+    } = facts;
+    execute_rows(tx, &names.render(INSERT_SERVICE_FACTS), "", rows).await?;
+    let members = members
+        .into_iter()
+        .map(|(cell, member)| vec![Arg::Text(Some(cell)), Arg::Text(Some(member))])
+        .collect();
+    let new_members = fetch_text_rows(
+        tx,
+        &names.render(INSERT_CELL_MEMBERS),
+        INSERT_CELL_MEMBERS_TAIL,
+        members,
+    )
+    .await?;
+    for returned in new_members {
+        let [cell, member] = returned.as_slice() else {
+            return Err(ProjectionError::decode("统计单元成员的返回列数不对"));
+        };
+        let Some(cell) = cells.get_mut(cell) else {
+            return Err(ProjectionError::decode(format!(
+                "统计单元 {cell} 不在本批次中"
+            )));
+        };
+        if member.starts_with(CASE_MEMBER) {
+            cell.persons += 1;
+        } else {
+            cell.organizations += 1;
+        }
+    }
+    let text = |value: &str| Arg::Text(Some(value.to_owned()));
+    let int = |value: i64| Arg::Int(Some(value));
+    let rows = cells
+        .into_values()
+        .map(|cell| {
+            vec![
+                text(cell.level),
+                text(&cell.region),
+                text(&cell.month),
+                text(cell.category),
+                text(cell.service_type),
+                text(cell.action_line),
+                int(cell.person_times),
+                int(cell.persons),
+                int(cell.service_minutes),
+                int(cell.money_fen),
+                int(cell.material_value_fen),
+                int(cell.organizations),
+            ]
+        })
+        .collect();
+    execute_rows(
+        tx,
+        &names.render(UPSERT_CELLS),
+        &names.render(UPSERT_CELLS_TAIL),
+        rows,
+    )
+    .await
+}
+
 fn service_fact_rows(
     event: &RecordedEvent,
     case: &CaseState,
     fact: ServiceFact<'_>,
-    rows: &mut Vec<Vec<Arg>>,
+    facts: &mut ServiceFacts,
 ) -> Result<(), ProjectionError> {
     if case.categories.is_empty() {
         return Err(ProjectionError::decode(format!(
@@ -368,7 +554,16 @@ fn service_fact_rows(
     let int = |value: i64| Arg::Int(Some(value));
     for category in &case.categories {
         for service_type in &fact.service_types {
-            rows.push(vec![
+            facts.add_to_cells(
+                &case.region,
+                &month,
+                *category,
+                *service_type,
+                fact.action_line,
+                &event.stream_id,
+                &fact,
+            );
+            facts.rows.push(vec![
                 int(event.position),
                 int(event.txid),
                 text(&event.stream_id),
@@ -420,7 +615,7 @@ async fn apply_case_events(
     let ids: BTreeSet<&str> = used.iter().map(|event| event.stream_id.as_str()).collect();
     let mut cases = load_cases(tx, names, &ids).await?;
     let mut changed = BTreeSet::new();
-    let mut facts = Vec::new();
+    let mut facts = ServiceFacts::default();
     for event in used {
         fold_case_event(event, &mut cases, &mut changed, &mut facts)
             .map_err(|error| ProjectionError::at(STATISTICS, event, error))?;
@@ -444,14 +639,14 @@ async fn apply_case_events(
         rows,
     )
     .await?;
-    execute_rows(tx, &names.render(INSERT_SERVICE_FACTS), "", facts).await
+    write_service_facts(tx, names, facts).await
 }
 
 fn fold_case_event(
     event: &RecordedEvent,
     cases: &mut HashMap<String, CaseState>,
     changed: &mut BTreeSet<String>,
-    facts: &mut Vec<Vec<Arg>>,
+    facts: &mut ServiceFacts,
 ) -> Result<(), ProjectionError> {
     let case_id = event.stream_id.as_str();
     let decoded = event
@@ -1966,21 +2161,71 @@ struct FigureSqlRow {
     organizations: i64,
 }
 
-fn region_column(level: RegionLevel) -> &'static str {
-    match level {
-        RegionLevel::Province | RegionLevel::City | RegionLevel::County => "county",
-        RegionLevel::Township | RegionLevel::Village => "township",
-    }
-}
-
 /// Case-based figures: 受益人次, persons, service time, money and material
 /// value and participating organizations, per region × month × category ×
 /// service type × action line, ordered by those.
+///
+/// Read from the cells of the grouping level when the area is a whole
+/// region at or above it (a province, county or township); an area cut finer
+/// than the grouping (a village, say, per township) is counted from the
+/// facts, which [`service_figures_from_facts`] does for any filter.
 pub async fn service_figures(
     db: &Database,
     filter: &StatisticsFilter,
 ) -> Result<Vec<FigureRow>, ProjectionError> {
-    let column = region_column(filter.group_by);
+    let (level, digits) = cell_level(filter.group_by);
+    if filter.region_prefix.as_str().len() > digits {
+        return service_figures_from_facts(db, filter).await;
+    }
+    let (from, to) = month_bounds(filter);
+    let rows: Vec<FigureSqlRow> = with_pool!(db, pool => {
+        sqlx::query_as(SELECT_CELLS)
+            .bind(level)
+            .bind(like_prefix(&filter.region_prefix))
+            .bind(&from)
+            .bind(&to)
+            .bind(filter.category.map(|c| c.code()).unwrap_or_default())
+            .bind(filter.service_type.map(|s| s.code()).unwrap_or_default())
+            .bind(filter.action_line.map(|a| a.code()).unwrap_or_default())
+            .fetch_all(pool)
+            .await?
+    });
+    figure_rows(rows)
+}
+
+const SELECT_CELLS: &str = "SELECT region, month, category, service_type, action_line, \
+     person_times, persons, service_minutes, money_fen, material_value_fen, organizations \
+     FROM statistics_service_cells \
+     WHERE level = $1 AND region LIKE $2 AND month >= $3 AND month <= $4 \
+     AND ($5 = '' OR category = $5) AND ($6 = '' OR service_type = $6) AND ($7 = '' OR action_line = $7)";
+
+/// The cells a grouping reads, and how many digits of a region code they keep.
+fn cell_level(level: RegionLevel) -> (&'static str, usize) {
+    match level {
+        RegionLevel::Province | RegionLevel::City | RegionLevel::County => CELL_LEVELS[0],
+        RegionLevel::Township | RegionLevel::Village => CELL_LEVELS[1],
+    }
+}
+
+fn month_bounds(filter: &StatisticsFilter) -> (String, String) {
+    let from = filter
+        .from_month
+        .map_or_else(|| "0000-00".to_owned(), |m| m.to_string());
+    let to = filter
+        .to_month
+        .map_or_else(|| "9999-99".to_owned(), |m| m.to_string());
+    (from, to)
+}
+
+/// [`service_figures`] counted from every matching fact: the reference the
+/// cells are kept equal to, and the way to answer areas finer than the
+/// grouping.
+pub async fn service_figures_from_facts(
+    db: &Database,
+    filter: &StatisticsFilter,
+) -> Result<Vec<FigureRow>, ProjectionError> {
+    // The cell level names the facts' column of the same region codes.
+    let column = cell_level(filter.group_by).0;
     let sql = format!(
         "SELECT {column} AS region, month, category, service_type, action_line, \
          COUNT(*) AS person_times, COUNT(DISTINCT case_id) AS persons, \
@@ -1992,12 +2237,7 @@ pub async fn service_figures(
          AND ($4 = '' OR category = $4) AND ($5 = '' OR service_type = $5) AND ($6 = '' OR action_line = $6) \
          GROUP BY {column}, month, category, service_type, action_line"
     );
-    let from = filter
-        .from_month
-        .map_or_else(|| "0000-00".to_owned(), |m| m.to_string());
-    let to = filter
-        .to_month
-        .map_or_else(|| "9999-99".to_owned(), |m| m.to_string());
+    let (from, to) = month_bounds(filter);
     let rows: Vec<FigureSqlRow> = with_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(like_prefix(&filter.region_prefix))
@@ -2009,6 +2249,10 @@ pub async fn service_figures(
             .fetch_all(pool)
             .await?
     });
+    figure_rows(rows)
+}
+
+fn figure_rows(rows: Vec<FigureSqlRow>) -> Result<Vec<FigureRow>, ProjectionError> {
     let mut figures = rows
         .into_iter()
         .map(figure_row)
