@@ -59,6 +59,24 @@ pub(crate) mod receipts {
     }
 }
 
+/// Whether the command being executed opens its stream, so that a stream
+/// not in the cache need not be read: it is expected to be empty. (cqrs-es
+/// loads before it hands over the command, so the bus says so beside it.)
+pub(crate) mod new_streams {
+    tokio::task_local! {
+        static ASSUMED_NEW: bool;
+    }
+
+    /// Runs `future` with its stream assumed new when `assume` is true.
+    pub async fn assumed_if<F: std::future::Future>(assume: bool, future: F) -> F::Output {
+        ASSUMED_NEW.scope(assume, future).await
+    }
+
+    pub(super) fn assumed() -> bool {
+        ASSUMED_NEW.try_with(|assumed| *assumed).unwrap_or(false)
+    }
+}
+
 /// Metadata keys the store itself interprets.
 pub mod metadata_keys {
     pub const COMMAND_ID: &str = "command_id";
@@ -292,6 +310,15 @@ where
                 aggregate: cached.aggregate.clone(),
                 previous_hash: Some(cached.hash.clone()),
                 data_key: cached.data_key.clone(),
+                slot: None,
+            },
+            // Version 0 makes the append fail if the stream exists after all.
+            None if new_streams::assumed() => SqlAggregateContext {
+                stream_id: stream_id.to_owned(),
+                version: 0,
+                aggregate: A::default(),
+                previous_hash: None,
+                data_key: None,
                 slot: None,
             },
             None => self.load_for_decision(stream_id).await?,

@@ -2,11 +2,11 @@
 //! command bus of each aggregate type.
 
 use serde_json::Value;
-use shouwang_domain::activity::{Activity, ActivityCommand};
-use shouwang_domain::care_case::{CareCase, CaseCommand};
-use shouwang_domain::need::{Need, NeedCommand};
-use shouwang_domain::organization::{Organization, OrganizationCommand};
-use shouwang_domain::volunteer::{PointsPolicy, Volunteer, VolunteerCommand};
+use shouwang_domain::activity::{Activity, ActivityAction, ActivityCommand};
+use shouwang_domain::care_case::{CareCase, CaseAction, CaseCommand};
+use shouwang_domain::need::{Need, NeedAction, NeedCommand};
+use shouwang_domain::organization::{Organization, OrganizationAction, OrganizationCommand};
+use shouwang_domain::volunteer::{PointsPolicy, Volunteer, VolunteerAction, VolunteerCommand};
 
 use crate::command_bus::{CommandBus, IdempotentCommand};
 use crate::store::Store;
@@ -33,11 +33,15 @@ fn action_fingerprint(action: &impl serde::Serialize) -> Value {
 }
 
 macro_rules! fingerprint_by_action {
-    ($($command:ty),+ $(,)?) => {
+    ($($command:ty => $action:ident :: $opening:ident),+ $(,)?) => {
         $(
             impl IdempotentCommand for $command {
                 fn fingerprint_source(&self) -> Value {
                     action_fingerprint(&self.action)
+                }
+
+                fn opens_stream(&self) -> bool {
+                    matches!(self.action, $action::$opening(_))
                 }
             }
         )+
@@ -45,11 +49,11 @@ macro_rules! fingerprint_by_action {
 }
 
 fingerprint_by_action!(
-    CaseCommand,
-    OrganizationCommand,
-    VolunteerCommand,
-    NeedCommand,
-    ActivityCommand,
+    CaseCommand => CaseAction::OpenCase,
+    OrganizationCommand => OrganizationAction::RegisterOrganization,
+    VolunteerCommand => VolunteerAction::RegisterVolunteer,
+    NeedCommand => NeedAction::RaiseNeed,
+    ActivityCommand => ActivityAction::PlanActivity,
 );
 
 pub type CareCaseBus = CommandBus<CareCase>;

@@ -14,7 +14,7 @@ use shouwang_domain::PersonalData;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::aggregate_store::{SqlEventStore, metadata_keys, receipts};
+use crate::aggregate_store::{SqlEventStore, metadata_keys, new_streams, receipts};
 use crate::error::StoreError;
 use crate::store::{AppendedEvent, CommandRecord, Store};
 
@@ -78,6 +78,15 @@ impl CommandMetadata {
 /// so a retry on another day is still recognised as the same command.
 pub trait IdempotentCommand {
     fn fingerprint_source(&self) -> serde_json::Value;
+
+    /// True for the command that starts a stream (opening a case,
+    /// registering an organization …): its stream is expected not to exist,
+    /// so it is decided on the empty state without reading the database. If
+    /// the stream does exist the append conflicts, and the retry loads it and
+    /// lets the domain refuse.
+    fn opens_stream(&self) -> bool {
+        false
+    }
 }
 
 /// What a command did, returned the same way to the first call and to every
@@ -203,12 +212,14 @@ where
             // written in the append's transaction, so a repeated id shows up
             // as "nothing appended" (or as a refusal, the state having moved
             // on), and only then is the first result read back.
-            let (result, appended) = receipts::collect(self.cqrs.execute_with_metadata(
+            let execution = self.cqrs.execute_with_metadata(
                 stream_id,
                 command.clone(),
                 metadata.clone().into_map(fingerprint.clone()),
-            ))
-            .await;
+            );
+            let assume_new = command.opens_stream() && !retried;
+            let (result, appended) =
+                receipts::collect(new_streams::assumed_if(assume_new, execution)).await;
             match result {
                 Ok(()) => {
                     return match appended {

@@ -11,14 +11,17 @@ use shouwang_testkit::on_both_backends;
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use shouwang_domain::care_case::{
-    AssessRisk, AssignCaregiver, CareCase, CaseAction, CaseCommand, CaseEvent, CloseCase,
-    ErasePersonalData, OpenCase, RecordService, RecordVisit, ReleaseCaregiver, ReopenCase,
+    AssessRisk, AssignCaregiver, CareCase, CaseAction, CaseCommand, CaseError, CaseEvent,
+    CloseCase, ErasePersonalData, OpenCase, RecordService, RecordVisit, ReleaseCaregiver,
+    ReopenCase,
 };
 use shouwang_domain::vocabulary::{
     CareCategory, CloseReason, Gender, HelpArrangement, IdentificationChannel, RiskLevel,
     ServiceType, VisitMethod,
 };
-use shouwang_infrastructure::{AsOf, CommandError, CommandMetadata, care_case_bus};
+use shouwang_infrastructure::{
+    AsOf, CommandError, CommandMetadata, PersonalDataMode, care_case_bus, verify::verify_chains,
+};
 use support::open_store;
 use uuid::Uuid;
 
@@ -70,6 +73,70 @@ fn visit(day: u64, minutes: u32) -> CaseCommand {
 
 on_both_backends! {
     case_personal_data_is_sealed_findable_and_erasable => personal_data_lifecycle;
+    opening_an_open_case_again_is_refused_and_a_retry_is_answered => open_twice;
+}
+
+/// Opening a case is decided without reading the stream (it is expected not
+/// to exist). A bus that has not seen the case — another process, or after
+/// the cache let it go — must still refuse a second opening and answer a
+/// retry of the first with its receipt, writing nothing.
+async fn open_twice(url: &str) {
+    let store = open_store(url).await;
+    let id = Uuid::now_v7().to_string();
+    let first_metadata = CommandMetadata::system("t");
+    let first = care_case_bus(&store)
+        .execute(&id, open_case(), first_metadata.clone())
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    for (visits_before, bus) in [care_case_bus(&store), care_case_bus(&store)]
+        .into_iter()
+        .enumerate()
+    {
+        let again = bus
+            .execute(&id, open_case(), CommandMetadata::system("t"))
+            .await;
+        assert!(
+            matches!(
+                again,
+                Err(CommandError::Refused(CaseError::CaseAlreadyOpened))
+            ),
+            "{again:?}"
+        );
+        let retry = bus
+            .execute(&id, open_case(), first_metadata.clone())
+            .await
+            .unwrap();
+        assert!(retry.replayed);
+        assert_eq!(
+            (
+                retry.stream_version,
+                retry.first_position,
+                retry.last_position
+            ),
+            (
+                first.stream_version,
+                first.first_position,
+                first.last_position
+            )
+        );
+        // The bus that has seen the case decides on what it holds.
+        let visit = bus
+            .execute(&id, visit(3, 40), CommandMetadata::system("t"))
+            .await
+            .unwrap();
+        assert_eq!(
+            visit.stream_version,
+            Some(first.stream_version.unwrap() + visits_before as u64 + 1)
+        );
+    }
+    let events = store
+        .load_stream(&id, 0, PersonalDataMode::Withhold)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 3, "one opening and two visits, nothing twice");
+    let verified = verify_chains(store.database(), |_| {}).await.unwrap();
+    assert_eq!((verified.events, verified.first_broken), (3, None));
 }
 
 async fn personal_data_lifecycle(url: &str) {
