@@ -466,6 +466,58 @@ async fn create_ceiling_table(db: &Database) -> anyhow::Result<()> {
     Ok(())
 }
 
+// ------------------------------------------------------------ read ceiling --
+
+/// Every event row, keyset-paged like the feed (same columns, order and
+/// batch size), fetched into plain column values and decoded no further.
+async fn read_rows_raw(db: &Database) -> anyhow::Result<u64> {
+    type RawRow = (
+        i64,
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        i32,
+        String,
+        Option<Vec<u8>>,
+        String,
+        String,
+    );
+    const COLUMNS: &str = "position, txid, stream_type, stream_id, stream_version, event_type, \
+         schema_version, payload, sealed, metadata, recorded_at";
+    let mut cursor = (0_i64, 0_i64);
+    let mut read = 0u64;
+    loop {
+        let rows: Vec<RawRow> =
+            match db {
+                Database::Postgres { pool } => {
+                    sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT {COLUMNS} FROM events WHERE (txid, position) > ($1, $2) \
+                     AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                     ORDER BY txid, position LIMIT $3"
+                    )))
+                    .bind(cursor.0)
+                    .bind(cursor.1)
+                    .bind(i64::from(FEED_BATCH))
+                    .fetch_all(pool)
+                    .await?
+                }
+                Database::Sqlite { pool, .. } => sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+                )))
+                .bind(cursor.1)
+                .bind(i64::from(FEED_BATCH))
+                .fetch_all(pool)
+                .await?,
+            };
+        let Some(last) = rows.last() else { break };
+        cursor = (last.1, last.0);
+        read += rows.len() as u64;
+    }
+    Ok(read)
+}
+
 // ----------------------------------------------------------- command path --
 
 async fn command_path(
@@ -903,7 +955,9 @@ async fn main() -> anyhow::Result<()> {
         report.line(format!(
             "Data set: {} cases of 100 events (`OpenCase` + 99 `RecordVisit`), one transaction per \
          case through the cqrs-es event store (sealed personal fields, hash chain, snapshot at \
-         100). Feed: `Store::read_all` in batches of {FEED_BATCH}, personal data withheld. \
+         100). Read ceiling: the same rows and columns in the same order and batches, fetched \
+         raw through sqlx with nothing decoded — what the driver alone allows. \
+         Feed: `Store::read_all` in batches of {FEED_BATCH}, personal data withheld. \
          Rebuild: `rebuild_all` of every projection of `all_projections()` in one pass over the \
          feed (as `shouwang rebuild` does); the rate is N / its wall-clock seconds. verify: `verify_chains`.",
             rate((feed_events / 100).max(1) as f64)
@@ -912,7 +966,9 @@ async fn main() -> anyhow::Result<()> {
         report.table(&[
             "backend",
             "bulk append events/s",
+            "read ceiling rows/s",
             "feed events/s",
+            "feed / read ceiling",
             "rebuild all events/s",
             "verify events/s",
         ]);
@@ -943,8 +999,16 @@ async fn main() -> anyhow::Result<()> {
             let total = case_count * 100;
             let bulk = total as f64 / t.elapsed().as_secs_f64();
 
+            let mut read_ceiling = None;
             let mut feed = None;
             if runs(Part::Feed) {
+                eprintln!("{}: reading the rows raw …", target.label());
+                let t = Instant::now();
+                let read = read_rows_raw(&db).await?;
+                if read != total {
+                    bail!("raw read {read} of {total} rows");
+                }
+                read_ceiling = Some(read as f64 / t.elapsed().as_secs_f64());
                 eprintln!("{}: reading the feed …", target.label());
                 let t = Instant::now();
                 let mut cursor = FeedCursor::START;
@@ -1003,7 +1067,12 @@ async fn main() -> anyhow::Result<()> {
             report.row(&[
                 target.label().to_owned(),
                 rate(bulk),
+                cell(read_ceiling),
                 cell(feed),
+                match (feed, read_ceiling) {
+                    (Some(feed), Some(ceiling)) => ratio(feed, ceiling),
+                    _ => "–".to_owned(),
+                },
                 cell(rebuild_rate),
                 cell(verify),
             ]);
