@@ -27,7 +27,8 @@ use crate::authz::{self, Operation};
 use crate::consistency::{After, wait_for};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
-use crate::routes::case_files::{BreakGlassGrantView, case_region, region_within_scope};
+use crate::routes::case_files::{BreakGlassGrantView, case_region};
+use crate::routes::ledgers::requested_area;
 use crate::state::AppState;
 
 /// The read model the trail comes from.
@@ -289,7 +290,13 @@ pub async fn get_audit_trail(
     ApiQuery(after): ApiQuery<After>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditTrailView>, ApiError> {
-    let region = region_within_scope(&user, Operation::ReadAudit, query.region.as_deref())?;
+    let region = requested_area(
+        &user,
+        Operation::ReadAudit,
+        query.region.as_deref(),
+        "region",
+    )?
+    .map(String::from);
     wait_for(&state, after, &[AUDIT_TRAIL_PROJECTION]).await?;
     let limit = page_size(query.limit);
     let entries = audit_trail(

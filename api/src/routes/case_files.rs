@@ -33,6 +33,7 @@ use crate::consistency::{After, wait_for};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::cases::case_in_scope;
+use crate::routes::ledgers::requested_area;
 use crate::state::AppState;
 
 /// The read model the case list and the case file come from.
@@ -41,36 +42,6 @@ const CASE_FILE_PROJECTION: &str = "case_file";
 // ---------------------------------------------------------------------------
 // Shared with the audit endpoints
 // ---------------------------------------------------------------------------
-
-/// The region prefix a list is limited to: the one asked for, which must lie
-/// within the user's scope, or else the user's whole scope. `None` means the
-/// whole country (an empty scope), so that records without a region show too.
-pub(crate) fn region_within_scope(
-    user: &User,
-    operation: Operation,
-    requested: Option<&str>,
-) -> Result<Option<String>, ApiError> {
-    let region = match requested.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(region) => {
-            let well_formed = region.chars().all(|c| c.is_ascii_digit())
-                && matches!(region.len(), 2 | 4 | 6 | 9 | 12);
-            if !well_formed {
-                return Err(ApiError::bad_request(
-                    "invalid_region",
-                    "区划必须是 12 位统计用区划代码的前缀（2、4、6、9 或 12 位数字）",
-                )
-                .with_field("region"));
-            }
-            authz::require_in_scope(user, operation, region)?;
-            region.to_owned()
-        }
-        None => {
-            authz::require(user, operation)?;
-            user.region_scope.clone()
-        }
-    };
-    Ok((!region.is_empty()).then_some(region))
-}
 
 /// The current region of a case from its stream (authoritative, never
 /// behind); `None` when there is no such case.
@@ -946,7 +917,13 @@ pub async fn list_cases(
     ApiQuery(after): ApiQuery<After>,
     ApiQuery(query): ApiQuery<CaseListQuery>,
 ) -> Result<Json<CaseListView>, ApiError> {
-    let region = region_within_scope(&user, Operation::ReadCases, query.region.as_deref())?;
+    let region = requested_area(
+        &user,
+        Operation::ReadCases,
+        query.region.as_deref(),
+        "region",
+    )?
+    .map(String::from);
     wait_for(&state, after, &[CASE_FILE_PROJECTION]).await?;
     let page = case_file::list_cases(
         state.db(),

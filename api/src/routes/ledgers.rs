@@ -54,27 +54,40 @@ const MAX_LIMIT: u32 = 1000;
 /// The area a query covers: `region` when given, else the user's own scope.
 /// Refused with 400 when it is no region code, and with 403 when the role
 /// may not perform `operation` or the area lies outside the user's scope.
+/// `None` only for a whole-country scope with no region asked: lists then
+/// include records without a region too.
+pub(crate) fn requested_area(
+    user: &User,
+    operation: Operation,
+    region: Option<&str>,
+    field: &str,
+) -> Result<Option<RegionPrefix>, ApiError> {
+    authz::require(user, operation)?;
+    let text = match region.map(str::trim).filter(|text| !text.is_empty()) {
+        Some(text) => text,
+        None if user.region_scope.is_empty() => return Ok(None),
+        None => user.region_scope.as_str(),
+    };
+    let prefix = parse_region(text, field)?;
+    authz::require_in_scope(user, operation, prefix.as_str())?;
+    Ok(Some(prefix))
+}
+
+/// As [`requested_area`], for figures that need an area: a whole-country
+/// scope must name one.
 pub(crate) fn area_in_scope(
     user: &User,
     operation: Operation,
     region: Option<&str>,
     field: &str,
 ) -> Result<RegionPrefix, ApiError> {
-    authz::require(user, operation)?;
-    let text = match region.map(str::trim).filter(|text| !text.is_empty()) {
-        Some(text) => text,
-        None if user.region_scope.is_empty() => {
-            return Err(ApiError::bad_request(
-                "region_required",
-                format!("您的管辖范围是全国，请用 {field} 参数指定地区（区划代码，如 360121）"),
-            )
-            .with_field(field));
-        }
-        None => user.region_scope.as_str(),
-    };
-    let prefix = parse_region(text, field)?;
-    authz::require_in_scope(user, operation, prefix.as_str())?;
-    Ok(prefix)
+    requested_area(user, operation, region, field)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "region_required",
+            format!("您的管辖范围是全国，请用 {field} 参数指定地区（区划代码，如 360121）"),
+        )
+        .with_field(field)
+    })
 }
 
 /// A region prefix from a request; a malformed one is a 400 naming `field`.

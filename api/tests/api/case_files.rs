@@ -166,7 +166,7 @@ async fn case_list(app: TestApp) {
     let problem = assert_problem(
         app.get(Some("worker"), "/api/v1/cases?region=36x").await,
         StatusCode::BAD_REQUEST,
-        "invalid_region",
+        "region_prefix_not_digits",
     )
     .await;
     assert_eq!(problem["field"], "region");
