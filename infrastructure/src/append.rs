@@ -13,37 +13,32 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::Utc;
-use sqlx::{PgConnection, PgPool, SqliteConnection};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, SqliteConnection};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::chain::{ChainedFields, GENESIS, link_hash};
 use crate::db::Database;
 use crate::error::{StoreError, is_unique_violation};
-use crate::store::{
-    AppendOutcome, AppendedEvent, NewEvent, SELECT_DATA_KEY, format_instant, seal_payload, to_i64,
-};
+use crate::store::{AppendOutcome, AppendedEvent, NewEvent, format_instant, seal_payload, to_i64};
 use crate::vault::{DataKey, MasterKey};
 
-const SELECT_HASH_AT: &str = "SELECT hash FROM events WHERE stream_id = $1 AND stream_version = $2";
-const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (stream_id) DO NOTHING";
-const INSERT_EVENT: &str = "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
-     schema_version, payload, sealed, metadata, recorded_at, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING position, txid";
-const INSERT_BLIND_INDEX: &str = "INSERT INTO blind_index (kind, digest, stream_id) VALUES ($1, $2, $3) \
-     ON CONFLICT DO NOTHING";
 const ERASE_DATA_KEY: &str = "INSERT INTO data_keys (stream_id, wrapped_key, created_at, erased_at) \
      VALUES ($1, NULL, $2, $2) \
      ON CONFLICT (stream_id) DO UPDATE SET wrapped_key = NULL, erased_at = excluded.erased_at";
 const DELETE_BLIND_INDEX: &str = "DELETE FROM blind_index WHERE stream_id = $1";
-const UPSERT_SNAPSHOT: &str = "INSERT INTO snapshots (stream_id, stream_type, stream_version, state, taken_at) \
-     VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, \
-       state = excluded.state, taken_at = excluded.taken_at \
-     WHERE snapshots.stream_version < excluded.stream_version";
-const INSERT_COMMAND: &str = "INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, \
-     first_version, last_version, first_position, last_position, recorded_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (command_id) DO NOTHING";
+// A snapshot never replaces a later one.
+macro_rules! upsert_snapshot_on_conflict {
+    () => {
+        "ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, \
+         state = excluded.state, taken_at = excluded.taken_at \
+         WHERE snapshots.stream_version < excluded.stream_version"
+    };
+}
+const UPSERT_SNAPSHOT: &str = concat!(
+    "INSERT INTO snapshots (stream_id, stream_type, stream_version, state, taken_at) \
+     VALUES ($1, $2, $3, $4, $5) ",
+    upsert_snapshot_on_conflict!()
+);
 
 // PostgreSQL takes a whole batch in one statement: arrays in, one round
 // trip, and (without erasures or snapshots) its own implicit transaction,
@@ -236,6 +231,16 @@ impl<'a> Resolved<'a> {
     }
 }
 
+/// Rows per SQLite statement: at 10 values a row, well below its limit of
+/// 32,766 bound values.
+const SQLITE_ROWS_PER_STATEMENT: usize = 1_000;
+
+/// `(?, ?, …), (?, ?, …)`: `rows` rows of `width` values.
+fn sqlite_values(rows: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
+}
+
 /// What the writers share; deliberately not the [`crate::Store`], so queued
 /// writers never keep a store alive after its last user dropped it.
 #[derive(Debug, Clone)]
@@ -389,6 +394,9 @@ impl Writer {
         Ok(written)
     }
 
+    /// SQLite runs in-process behind one worker thread, so what costs is the
+    /// number of statements (each a hand-off to that thread and back), not
+    /// their size: every step writes all rows of the batch in one statement.
     async fn write_sqlite(
         &self,
         tx: &mut SqliteConnection,
@@ -396,76 +404,148 @@ impl Writer {
         now: &str,
     ) -> Result<Vec<Written>, Failure> {
         let (mut resolved, hash_lookups, key_lookups) = Resolved::from_appends(appends);
-        for append in hash_lookups {
-            let hash: Option<Vec<u8>> = sqlx::query_scalar(SELECT_HASH_AT)
-                .bind(&append.stream_id)
-                .bind(to_i64(append.expected_version))
-                .fetch_optional(&mut *tx)
-                .await?;
-            let hash = hash.ok_or_else(|| conflict(append, append.expected_version))?;
-            resolved.previous.insert(append.stream_id.as_str(), hash);
+        for chunk in hash_lookups.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT stream_id, hash FROM events WHERE (stream_id, stream_version) IN (VALUES {})",
+                sqlite_values(chunk.len(), 2)
+            );
+            let mut query = sqlx::query_as::<_, (String, Vec<u8>)>(AssertSqlSafe(sql))
+                .persistent(chunk.len() == 1);
+            for append in chunk {
+                query = query
+                    .bind(&append.stream_id)
+                    .bind(to_i64(append.expected_version));
+            }
+            let found: HashMap<String, Vec<u8>> =
+                query.fetch_all(&mut *tx).await?.into_iter().collect();
+            for append in chunk {
+                let hash = found
+                    .get(&append.stream_id)
+                    .ok_or_else(|| conflict(append, append.expected_version))?;
+                resolved
+                    .previous
+                    .insert(append.stream_id.as_str(), hash.clone());
+            }
         }
-        for stream_id in key_lookups {
-            let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(SELECT_DATA_KEY)
-                .bind(stream_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            resolved.found_key(&self.master, stream_id, stored)?;
+        for chunk in key_lookups.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT stream_id, wrapped_key FROM data_keys WHERE stream_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(AssertSqlSafe(sql))
+                .persistent(chunk.len() == 1);
+            for stream_id in chunk {
+                query = query.bind(*stream_id);
+            }
+            let mut stored: HashMap<String, Option<Vec<u8>>> =
+                query.fetch_all(&mut *tx).await?.into_iter().collect();
+            for &stream_id in chunk {
+                resolved.found_key(&self.master, stream_id, stored.remove(stream_id))?;
+            }
         }
-        for &stream_id in &resolved.new_keys {
-            let inserted = sqlx::query(INSERT_DATA_KEY)
-                .bind(stream_id)
-                .bind(self.master.wrap(stream_id, &resolved.keys[stream_id])?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            if inserted.rows_affected() == 0 {
-                let append = appends.iter().find(|a| a.stream_id == stream_id);
-                return Err(match append {
-                    Some(append) => conflict(append, append.expected_version + 1),
-                    None => conflict(&appends[0], appends[0].expected_version + 1),
-                });
+        let new_keys = resolved.new_keys.clone();
+        for chunk in new_keys.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO data_keys (stream_id, wrapped_key, created_at) VALUES {} \
+                 ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id",
+                sqlite_values(chunk.len(), 3)
+            );
+            let mut query =
+                sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).persistent(chunk.len() == 1);
+            for &stream_id in chunk {
+                query = query
+                    .bind(stream_id)
+                    .bind(self.master.wrap(stream_id, &resolved.keys[stream_id])?)
+                    .bind(now);
+            }
+            let created: Vec<String> = query.fetch_all(&mut *tx).await?;
+            // A key already there means another writer created the stream.
+            if let Some(taken) = chunk.iter().find(|id| !created.iter().any(|c| c == *id)) {
+                let append = appends
+                    .iter()
+                    .find(|a| a.stream_id == *taken)
+                    .unwrap_or(&appends[0]);
+                return Err(conflict(append, append.expected_version + 1));
             }
         }
 
         let rows = self.prepare(appends, &resolved, now)?;
         let mut ids = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let inserted: Result<(i64, i64), sqlx::Error> = sqlx::query_as(INSERT_EVENT)
-                .bind(&row.append.stream_type)
-                .bind(&row.append.stream_id)
-                .bind(to_i64(row.version))
-                .bind(&row.event.event_type)
-                .bind(row.event.schema_version)
-                .bind(&row.payload)
-                .bind(row.sealed.as_deref())
-                .bind(row.metadata.as_str())
-                .bind(now)
-                .bind(row.hash.as_slice())
-                .fetch_one(&mut *tx)
-                .await;
-            match inserted {
-                Ok(id) => {
-                    ids.insert((row.append.stream_id.as_str(), row.version), id);
+        for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO events (stream_type, stream_id, stream_version, event_type, \
+                 schema_version, payload, sealed, metadata, recorded_at, hash) VALUES {} \
+                 RETURNING stream_id, stream_version, position, txid",
+                sqlite_values(chunk.len(), 10)
+            );
+            let mut query = sqlx::query_as::<_, (String, i64, i64, i64)>(AssertSqlSafe(sql))
+                .persistent(chunk.len() == 1);
+            for row in chunk {
+                query = query
+                    .bind(&row.append.stream_type)
+                    .bind(&row.append.stream_id)
+                    .bind(to_i64(row.version))
+                    .bind(&row.event.event_type)
+                    .bind(row.event.schema_version)
+                    .bind(&row.payload)
+                    .bind(row.sealed.as_deref())
+                    .bind(row.metadata.as_str())
+                    .bind(now)
+                    .bind(row.hash.as_slice());
+            }
+            match query.fetch_all(&mut *tx).await {
+                Ok(inserted) => {
+                    for (stream_id, version, position, txid) in inserted {
+                        let row = chunk
+                            .iter()
+                            .find(|row| {
+                                row.append.stream_id == stream_id && to_i64(row.version) == version
+                            })
+                            .ok_or_else(|| {
+                                StoreError::Configuration(format!(
+                                    "数据库返回了未写入的事件 {stream_id} v{version}"
+                                ))
+                            })?;
+                        ids.insert(
+                            (row.append.stream_id.as_str(), row.version),
+                            (position, txid),
+                        );
+                    }
                 }
+                // Which row took a version is the lone append's first: a
+                // batch of several is written again one append at a time.
                 Err(error) if is_unique_violation(&error) => {
-                    return Err(conflict(row.append, row.version));
+                    return Err(conflict(chunk[0].append, chunk[0].version));
                 }
                 Err(error) => return Err(error.into()),
             }
-            for (kind, value) in &row.event.blind_index_terms {
-                sqlx::query(INSERT_BLIND_INDEX)
-                    .bind(*kind)
-                    .bind(self.master.blind_index(kind, value))
-                    .bind(&row.append.stream_id)
-                    .execute(&mut *tx)
-                    .await?;
+        }
+        let terms: Vec<(&str, String, &str)> = rows
+            .iter()
+            .flat_map(|row| {
+                row.event.blind_index_terms.iter().map(|(kind, value)| {
+                    (
+                        *kind,
+                        self.master.blind_index(kind, value),
+                        row.append.stream_id.as_str(),
+                    )
+                })
+            })
+            .collect();
+        for chunk in terms.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO blind_index (kind, digest, stream_id) VALUES {} ON CONFLICT DO NOTHING",
+                sqlite_values(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == 1);
+            for (kind, digest, stream_id) in chunk {
+                query = query.bind(*kind).bind(digest).bind(*stream_id);
             }
+            query.execute(&mut *tx).await?;
         }
         let written = Self::written(appends, &rows, &resolved, &ids, now)?;
 
-        for (append, written) in appends.iter().zip(&written) {
-            let events = &written.events;
+        for append in appends {
             if append.events.iter().any(|e| e.erases_personal_data) {
                 sqlx::query(ERASE_DATA_KEY)
                     .bind(&append.stream_id)
@@ -477,18 +557,53 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
             }
-            if let (Some(state), Some(last)) = (&append.snapshot, events.last()) {
-                sqlx::query(UPSERT_SNAPSHOT)
+        }
+        let snapshots: Vec<(&PendingAppend, &String, u64)> = appends
+            .iter()
+            .zip(&written)
+            .filter_map(|(append, written)| {
+                Some((
+                    append,
+                    append.snapshot.as_ref()?,
+                    written.events.last()?.stream_version,
+                ))
+            })
+            .collect();
+        for chunk in snapshots.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO snapshots (stream_id, stream_type, stream_version, state, taken_at) \
+                 VALUES {} {}",
+                sqlite_values(chunk.len(), 5),
+                upsert_snapshot_on_conflict!()
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == 1);
+            for (append, state, version) in chunk {
+                query = query
                     .bind(&append.stream_id)
                     .bind(&append.stream_type)
-                    .bind(to_i64(last.stream_version))
-                    .bind(state)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(to_i64(*version))
+                    .bind(*state)
+                    .bind(now);
             }
-            if let Some((command_id, fingerprint)) = &append.command {
-                let recorded = sqlx::query(INSERT_COMMAND)
+            query.execute(&mut *tx).await?;
+        }
+        let commands: Vec<(&PendingAppend, &(String, String), &Written)> = appends
+            .iter()
+            .zip(&written)
+            .filter_map(|(append, written)| Some((append, append.command.as_ref()?, written)))
+            .collect();
+        for chunk in commands.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO commands (command_id, stream_type, stream_id, fingerprint, \
+                 first_version, last_version, first_position, last_position, recorded_at) \
+                 VALUES {} ON CONFLICT (command_id) DO NOTHING RETURNING command_id",
+                sqlite_values(chunk.len(), 9)
+            );
+            let mut query =
+                sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).persistent(chunk.len() == 1);
+            for (append, (command_id, fingerprint), written) in chunk {
+                let events = &written.events;
+                query = query
                     .bind(command_id)
                     .bind(&append.stream_type)
                     .bind(&append.stream_id)
@@ -497,12 +612,11 @@ impl Writer {
                     .bind(events.last().map(|e| to_i64(e.stream_version)))
                     .bind(events.first().map(|e| e.position))
                     .bind(events.last().map(|e| e.position))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if recorded.rows_affected() == 0 {
-                    return Err(Failure::Duplicate);
-                }
+                    .bind(now);
+            }
+            let recorded = query.fetch_all(&mut *tx).await?;
+            if recorded.len() < chunk.len() {
+                return Err(Failure::Duplicate);
             }
         }
         Ok(written)

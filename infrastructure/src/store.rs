@@ -287,7 +287,7 @@ const SELECT_FEED_POSTGRES: &str = concat!(
 const SELECT_FEED_HELD_BACK: &str = "SELECT EXISTS (SELECT 1 FROM events \
      WHERE (txid, position) > ($1, $2) \
        AND txid >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
-pub(crate) const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
+const SELECT_DATA_KEY: &str = "SELECT wrapped_key FROM data_keys WHERE stream_id = $1";
 const SELECT_BLIND_INDEX: &str =
     "SELECT stream_id FROM blind_index WHERE kind = $1 AND digest = $2 ORDER BY stream_id";
 const SELECT_SNAPSHOT: &str = "SELECT stream_version, state FROM snapshots WHERE stream_id = $1";
