@@ -212,11 +212,13 @@ where
             // written in the append's transaction, so a repeated id shows up
             // as "nothing appended" (or as a refusal, the state having moved
             // on), and only then is the first result read back.
-            let execution = self.cqrs.execute_with_metadata(
+            // Boxed: loading, deciding and committing make a large future,
+            // and every caller would otherwise carry it in its own.
+            let execution = Box::pin(self.cqrs.execute_with_metadata(
                 stream_id,
                 command.clone(),
                 metadata.clone().into_map(fingerprint.clone()),
-            );
+            ));
             let assume_new = command.opens_stream() && !retried;
             let (result, appended) =
                 receipts::collect(new_streams::assumed_if(assume_new, execution)).await;
