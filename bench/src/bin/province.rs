@@ -63,6 +63,10 @@ struct Args {
     /// Do not rebuild the read models (they are already up to date).
     #[arg(long)]
     skip_rebuild: bool,
+    /// Time the case-file reads only, for a database whose statistics read
+    /// model has not been built (with `--skip-rebuild`).
+    #[arg(long, requires = "skip_rebuild")]
+    skip_statistics: bool,
     /// Case files read, each a randomly chosen case.
     #[arg(long, default_value_t = 3_000)]
     reads: usize,
@@ -314,70 +318,13 @@ fn grouped(value: u64) -> String {
     out
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let started = Instant::now();
-    let generation = match (args.people, &args.demo_summary) {
-        (Some(people), _) => Some(generate(&args, people)?),
-        (None, Some(path)) => Some(Generation::from_summary_file(path)?),
-        (None, None) => None,
-    };
-    if let Some(generation) = &generation {
-        eprintln!("province: {}", generation.summary);
-    }
-
-    let (store, _) = open_store(&args.settings())
-        .await
-        .context("opening the database")?;
-    let db = store.database();
-
-    let rebuild = if args.skip_rebuild {
-        None
-    } else {
-        Some(rebuild(&store).await?)
-    };
-
-    eprintln!("province: counting");
-    let events =
-        u64::try_from(scalar_i64(db, "SELECT COUNT(*) FROM events").await?).unwrap_or_default();
-    let case_ids: Vec<Uuid> = texts(db, "SELECT case_id FROM case_files")
-        .await?
-        .iter()
-        .filter_map(|id| Uuid::parse_str(id).ok())
-        .collect();
-    let activity_ids: Vec<Uuid> = texts(db, "SELECT activity_id FROM statistics_activities")
-        .await?
-        .iter()
-        .filter_map(|id| Uuid::parse_str(id).ok())
-        .collect();
-    if case_ids.is_empty() {
-        bail!("no case files in the read model: generate data (--people N) or rebuild first");
-    }
-    let size = database_size(db, &args.database_url).await?;
-
-    eprintln!("province: {} case-file reads", args.reads);
-    let mut picker = Picker(args.seed);
-    let mut reads = Timings {
-        name: "case file (`case_file::case_file`, as `GET /api/v1/cases/{id}`)".to_owned(),
-        rows: String::new(),
-        samples: Vec::with_capacity(args.reads),
-    };
-    let mut timeline_entries = 0usize;
-    for _ in 0..args.reads {
-        let case_id = case_ids[picker.next_below(case_ids.len())];
-        let began = Instant::now();
-        let file = case_file::case_file(db, case_id)
-            .await?
-            .with_context(|| format!("case {case_id} has no case file"))?;
-        reads.samples.push(began.elapsed());
-        timeline_entries += file.timeline.len();
-    }
-    reads.rows = format!(
-        "{:.1} timeline entries per file on average",
-        timeline_entries as f64 / args.reads.max(1) as f64
-    );
-
+/// Times the province statistics the reports endpoints make.
+async fn statistics_queries(
+    db: &Database,
+    args: &Args,
+    activity_ids: &[Uuid],
+    picker: &mut Picker,
+) -> anyhow::Result<Vec<Timings>> {
     eprintln!("province: statistics");
     let today = shouwang_infrastructure::clock::shanghai_today();
     let province = RegionPrefix::parse("36").context("province prefix")?;
@@ -464,6 +411,83 @@ async fn main() -> anyhow::Result<()> {
         attachment2.rows = "one activity".to_owned();
         queries.push(attachment2);
     }
+
+    Ok(queries)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    let generation = match (args.people, &args.demo_summary) {
+        (Some(people), _) => Some(generate(&args, people)?),
+        (None, Some(path)) => Some(Generation::from_summary_file(path)?),
+        (None, None) => None,
+    };
+    if let Some(generation) = &generation {
+        eprintln!("province: {}", generation.summary);
+    }
+
+    let (store, _) = open_store(&args.settings())
+        .await
+        .context("opening the database")?;
+    let db = store.database();
+
+    let rebuild = if args.skip_rebuild {
+        None
+    } else {
+        Some(rebuild(&store).await?)
+    };
+
+    eprintln!("province: counting");
+    let events =
+        u64::try_from(scalar_i64(db, "SELECT COUNT(*) FROM events").await?).unwrap_or_default();
+    let case_ids: Vec<Uuid> = texts(db, "SELECT case_id FROM case_files")
+        .await?
+        .iter()
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect();
+    let activity_ids: Vec<Uuid> = if args.skip_statistics {
+        Vec::new()
+    } else {
+        texts(db, "SELECT activity_id FROM statistics_activities")
+            .await?
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect()
+    };
+    if case_ids.is_empty() {
+        bail!("no case files in the read model: generate data (--people N) or rebuild first");
+    }
+    let size = database_size(db, &args.database_url).await?;
+
+    eprintln!("province: {} case-file reads", args.reads);
+    let mut picker = Picker(args.seed);
+    let mut reads = Timings {
+        name: "case file (`case_file::case_file`, as `GET /api/v1/cases/{id}`)".to_owned(),
+        rows: String::new(),
+        samples: Vec::with_capacity(args.reads),
+    };
+    let mut timeline_entries = 0usize;
+    for _ in 0..args.reads {
+        let case_id = case_ids[picker.next_below(case_ids.len())];
+        let began = Instant::now();
+        let file = case_file::case_file(db, case_id)
+            .await?
+            .with_context(|| format!("case {case_id} has no case file"))?;
+        reads.samples.push(began.elapsed());
+        timeline_entries += file.timeline.len();
+    }
+    reads.rows = format!(
+        "{:.1} timeline entries per file on average",
+        timeline_entries as f64 / args.reads.max(1) as f64
+    );
+
+    let queries = if args.skip_statistics {
+        Vec::new()
+    } else {
+        statistics_queries(db, &args, &activity_ids, &mut picker).await?
+    };
 
     let report = Report {
         command: std::env::args()
