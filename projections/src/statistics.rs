@@ -2191,18 +2191,31 @@ pub async fn service_figures(
     if filter.region_prefix.as_str().len() > digits {
         return service_figures_from_facts(db, filter).await;
     }
+    fetch_figures(db, SELECT_CELLS.to_owned(), filter, Some(level)).await
+}
+
+/// Runs a figures query whose parameters are `$1` the area (a `LIKE`
+/// prefix), `$2`–`$3` the months, `$4`–`$6` category, service type and
+/// action line (`''` for any), and `$7` the cell level when one is given.
+async fn fetch_figures(
+    db: &Database,
+    sql: String,
+    filter: &StatisticsFilter,
+    level: Option<&str>,
+) -> Result<Vec<FigureRow>, ProjectionError> {
     let (from, to) = month_bounds(filter);
     let rows: Vec<FigureSqlRow> = with_pool!(db, pool => {
-        sqlx::query_as(SELECT_CELLS)
-            .bind(level)
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(like_prefix(&filter.region_prefix))
             .bind(&from)
             .bind(&to)
             .bind(filter.category.map(|c| c.code()).unwrap_or_default())
             .bind(filter.service_type.map(|s| s.code()).unwrap_or_default())
-            .bind(filter.action_line.map(|a| a.code()).unwrap_or_default())
-            .fetch_all(pool)
-            .await?
+            .bind(filter.action_line.map(|a| a.code()).unwrap_or_default());
+        if let Some(level) = level {
+            query = query.bind(level);
+        }
+        query.fetch_all(pool).await?
     });
     figure_rows(rows)
 }
@@ -2210,8 +2223,9 @@ pub async fn service_figures(
 const SELECT_CELLS: &str = "SELECT region, month, category, service_type, action_line, \
      person_times, persons, service_minutes, money_fen, material_value_fen, organizations \
      FROM statistics_service_cells \
-     WHERE level = $1 AND region LIKE $2 AND month >= $3 AND month <= $4 \
-     AND ($5 = '' OR category = $5) AND ($6 = '' OR service_type = $6) AND ($7 = '' OR action_line = $7)";
+     WHERE region LIKE $1 AND month >= $2 AND month <= $3 \
+     AND ($4 = '' OR category = $4) AND ($5 = '' OR service_type = $5) AND ($6 = '' OR action_line = $6) \
+     AND level = $7";
 
 /// The cells a grouping reads, and how many digits of a region code they keep.
 fn cell_level(level: RegionLevel) -> (&'static str, usize) {
@@ -2262,19 +2276,7 @@ pub async fn service_figures_from_facts(
          AND ($4 = '' OR category = $4) AND ($5 = '' OR service_type = $5) AND ($6 = '' OR action_line = $6) \
          GROUP BY {column}, month, category, service_type, action_line"
     );
-    let (from, to) = month_bounds(filter);
-    let rows: Vec<FigureSqlRow> = with_pool!(db, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(like_prefix(&filter.region_prefix))
-            .bind(&from)
-            .bind(&to)
-            .bind(filter.category.map(|c| c.code()).unwrap_or_default())
-            .bind(filter.service_type.map(|s| s.code()).unwrap_or_default())
-            .bind(filter.action_line.map(|a| a.code()).unwrap_or_default())
-            .fetch_all(pool)
-            .await?
-    });
-    figure_rows(rows)
+    fetch_figures(db, sql, filter, None).await
 }
 
 fn figure_rows(rows: Vec<FigureSqlRow>) -> Result<Vec<FigureRow>, ProjectionError> {
