@@ -340,37 +340,60 @@ async fn wake_up(url: &str) {
     let store = open_store(url).await;
     let projector = Projector::new(store.clone(), vec![Arc::new(StreamTotals::new())])
         .with_settings(small_batches());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = {
-        let projector = projector.clone();
-        tokio::spawn(async move { projector.run(stopped).await })
-    };
-    // In-process appends wake it; on PostgreSQL a second store (as another
-    // process would be) is heard through LISTEN/NOTIFY.
-    let writer = match store.database().backend() {
-        Backend::Sqlite => store.clone(),
-        Backend::Postgres => open_store(url).await,
-    };
+    let running = Running::start(&projector);
+    let writer = other_writer(&store, url).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     append(&writer, "a", vec![added(5)]).await;
-    let mut seen = false;
-    for _ in 0..500 {
-        if dump(&store).await.1.len() == 1 {
-            seen = true;
-            break;
+    assert!(
+        applied_within_seconds(&store, 1, 10).await,
+        "the append woke the projector (polling is set to an hour)"
+    );
+    running.stop().await;
+}
+
+/// A projector running in its own task until told to stop.
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ProjectionError>>,
+}
+
+impl Running {
+    fn start(projector: &Projector) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let projector = projector.clone();
+        let task = tokio::spawn(async move { projector.run(stopped).await });
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Who appends: in-process appends wake the projector directly; on
+/// PostgreSQL a second store (as another process would be) is heard through
+/// LISTEN/NOTIFY.
+async fn other_writer(store: &Store, url: &str) -> Store {
+    match store.database().backend() {
+        Backend::Sqlite => store.clone(),
+        Backend::Postgres => open_store(url).await,
+    }
+}
+
+/// Waits until the projection has logged `events` applied events.
+async fn applied_within_seconds(store: &Store, events: usize, seconds: u64) -> bool {
+    for _ in 0..seconds * 50 {
+        if dump(store).await.1.len() == events {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        seen,
-        "the append woke the projector (polling is set to an hour)"
-    );
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    false
 }
 
 /// On PostgreSQL an older transaction still running hides newer commits from
@@ -394,15 +417,8 @@ async fn held_back_until_the_blocker_ends(url: &str) {
         }
         Database::Sqlite { .. } => None,
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = {
-        let projector = projector.clone();
-        tokio::spawn(async move { projector.run(stopped).await })
-    };
-    let writer = match store.database().backend() {
-        Backend::Sqlite => store.clone(),
-        Backend::Postgres => open_store(url).await,
-    };
+    let running = Running::start(&projector);
+    let writer = other_writer(&store, url).await;
     append(&writer, "a", vec![added(5)]).await;
     if let Some(blocker) = blocker {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -424,21 +440,11 @@ async fn held_back_until_the_blocker_ends(url: &str) {
             "SQLite's feed has no fence"
         );
     }
-    let mut seen = false;
-    for _ in 0..500 {
-        if dump(&store).await.1.len() == 1 {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(seen, "the held-back event reached the projection");
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    assert!(
+        applied_within_seconds(&store, 1, 10).await,
+        "the held-back event reached the projection"
+    );
+    running.stop().await;
 }
 
 proptest! {
