@@ -9,7 +9,7 @@
 //! every append in it is written again alone, so one refusal never takes
 //! another command down with it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -458,9 +458,9 @@ impl Writer {
                     .bind(self.master.wrap(stream_id, &resolved.keys[stream_id])?)
                     .bind(now);
             }
-            let created: Vec<String> = query.fetch_all(&mut *tx).await?;
+            let created: HashSet<String> = query.fetch_all(&mut *tx).await?.into_iter().collect();
             // A key already there means another writer created the stream.
-            if let Some(taken) = chunk.iter().find(|id| !created.iter().any(|c| c == *id)) {
+            if let Some(taken) = chunk.iter().find(|id| !created.contains(**id)) {
                 let append = appends
                     .iter()
                     .find(|a| a.stream_id == *taken)
@@ -495,17 +495,17 @@ impl Writer {
             }
             match query.fetch_all(&mut *tx).await {
                 Ok(inserted) => {
+                    // RETURNING promises no order: match rows by their key.
+                    let sent: HashMap<(&str, i64), &Row<'_>> = chunk
+                        .iter()
+                        .map(|row| ((row.append.stream_id.as_str(), to_i64(row.version)), row))
+                        .collect();
                     for (stream_id, version, position, txid) in inserted {
-                        let row = chunk
-                            .iter()
-                            .find(|row| {
-                                row.append.stream_id == stream_id && to_i64(row.version) == version
-                            })
-                            .ok_or_else(|| {
-                                StoreError::Configuration(format!(
-                                    "数据库返回了未写入的事件 {stream_id} v{version}"
-                                ))
-                            })?;
+                        let row = sent.get(&(stream_id.as_str(), version)).ok_or_else(|| {
+                            StoreError::Configuration(format!(
+                                "数据库返回了未写入的事件 {stream_id} v{version}"
+                            ))
+                        })?;
                         ids.insert(
                             (row.append.stream_id.as_str(), row.version),
                             (position, txid),
