@@ -498,6 +498,10 @@ impl Projector {
     /// True when a healthy projection has caught up with everything the feed
     /// hands out while committed events behind the fence still wait for it.
     async fn held_back(&self) -> Result<bool, ProjectionError> {
+        // Only PostgreSQL's feed has a fence; spare SQLite the status reads.
+        if !matches!(self.store.database(), Database::Postgres { .. }) {
+            return Ok(false);
+        }
         let earliest = self
             .status()
             .await?
