@@ -61,6 +61,10 @@ pub enum EvaluationError {
     StatisticsStopped { position: i64, reason: String },
     #[error(transparent)]
     InvalidPeriod(#[from] PeriodParseError),
+    #[error(
+        "请求编号 {0} 已用于另一份不同的报告（期间、地区或生成人不同），请为新的操作生成新的编号"
+    )]
+    RequestIdReused(Uuid),
     #[error("已存储的报告 {id} 无法读取：{reason}")]
     Unreadable { id: String, reason: String },
     #[error(transparent)]
@@ -1222,14 +1226,31 @@ type ReportRow = (
     String,
 );
 
+/// A report as [`generate_report`] answered it.
+#[derive(Debug, Clone)]
+pub struct GeneratedReport {
+    pub report: StoredReport,
+    /// True when the request id had already stored this report: a retry is
+    /// answered with what the first request stored, and stores nothing.
+    pub replayed: bool,
+}
+
 /// Computes a report from the statistics as they stand (the projection's
 /// checkpoint) and stores it as the next version for its kind, period and
-/// region.
+/// region. With a `request_id` (the client's `Idempotency-Key`) the report
+/// is stored under that id, at most once: sending the same request again
+/// returns the stored report, and the id used for another request is refused.
 pub async fn generate_report(
     db: &Database,
     request: &ReportRequest,
     generated_by: &str,
-) -> Result<StoredReport, EvaluationError> {
+    request_id: Option<Uuid>,
+) -> Result<GeneratedReport, EvaluationError> {
+    if let Some(id) = request_id
+        && let Some(stored) = report(db, id).await?
+    {
+        return answer_retry(stored, request, generated_by);
+    }
     let cut = current_cut(db).await?;
     let facts = load_facts(db, request, &cut).await?;
     let body = compute(request, cut, &facts).body;
@@ -1245,7 +1266,7 @@ pub async fn generate_report(
     // version; the unique key refuses one, which then takes the next.
     let mut attempts = 0;
     let id = loop {
-        let id = Uuid::now_v7();
+        let id = request_id.unwrap_or_else(Uuid::now_v7);
         let inserted = with_pool!(db, pool => {
             sqlx::query(INSERT_REPORT)
                 .bind(id.to_string())
@@ -1266,13 +1287,46 @@ pub async fn generate_report(
         });
         match inserted {
             Ok(_) => break id,
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() && attempts < 5 => {
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                // A retry that raced the first request finds its report.
+                if let Some(id) = request_id
+                    && let Some(stored) = report(db, id).await?
+                {
+                    return answer_retry(stored, request, generated_by);
+                }
+                if attempts == 5 {
+                    return Err(sqlx::Error::Database(error).into());
+                }
                 attempts += 1;
             }
             Err(error) => return Err(error.into()),
         }
     };
-    report(db, id).await?.ok_or(EvaluationError::NotFound(id))
+    let report = report(db, id).await?.ok_or(EvaluationError::NotFound(id))?;
+    Ok(GeneratedReport {
+        report,
+        replayed: false,
+    })
+}
+
+/// The stored report answers a retry of the request that stored it; the same
+/// id sent with another request (or by another user) is refused.
+fn answer_retry(
+    stored: StoredReport,
+    request: &ReportRequest,
+    generated_by: &str,
+) -> Result<GeneratedReport, EvaluationError> {
+    if stored.period == request.period
+        && stored.region == request.region.as_str()
+        && stored.generated_by == generated_by
+    {
+        Ok(GeneratedReport {
+            report: stored,
+            replayed: true,
+        })
+    } else {
+        Err(EvaluationError::RequestIdReused(stored.id))
+    }
 }
 
 fn stored_report(row: ReportRow) -> Result<StoredReport, EvaluationError> {

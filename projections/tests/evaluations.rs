@@ -574,9 +574,10 @@ on_both_backends! {
 async fn versions_and_diff(url: &str) {
     let w = world(url).await;
     let db = w.app.store().database();
-    let first = generate_report(db, &request("2026-10"), "督导 张敏")
+    let first = generate_report(db, &request("2026-10"), "督导 张敏", None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(first.kind, ReportKind::MonthlyDispatch);
     assert_eq!(first.version, 1);
     assert_eq!(first.generated_by, "督导 张敏");
@@ -631,9 +632,10 @@ async fn versions_and_diff(url: &str) {
     )
     .await;
     catch_up(&w.projector).await;
-    let second = generate_report(db, &request("2026-10"), "督导 张敏")
+    let second = generate_report(db, &request("2026-10"), "督导 张敏", None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(second.version, 2);
     assert!(second.cut.position > first.cut.position);
 
@@ -719,9 +721,10 @@ async fn versions_and_diff(url: &str) {
     );
 
     // Only versions of the same report compare; reports are kept as made.
-    let quarter = generate_report(db, &request("2026-Q4"), "督导 张敏")
+    let quarter = generate_report(db, &request("2026-Q4"), "督导 张敏", None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert!(matches!(
         diff_reports(db, first.id, quarter.id).await,
         Err(EvaluationError::NotComparable { .. })
@@ -766,9 +769,10 @@ async fn versions_and_diff(url: &str) {
 async fn quarters_and_ranking(url: &str) {
     let w = world(url).await;
     let db = w.app.store().database();
-    let quarter = generate_report(db, &request("2026-Q4"), "民政局")
+    let quarter = generate_report(db, &request("2026-Q4"), "民政局", None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(quarter.kind, ReportKind::QuarterlySupervision);
     assert_eq!(
         (quarter.body.from, quarter.body.to),
@@ -789,9 +793,10 @@ async fn quarters_and_ranking(url: &str) {
 
     // The quarter adds up its three months.
     for month in ["2026-10", "2026-11", "2026-12"] {
-        generate_report(db, &request(month), "民政局")
+        generate_report(db, &request(month), "民政局", None)
             .await
-            .unwrap();
+            .unwrap()
+            .report;
     }
     let months = list_reports(
         db,
@@ -817,9 +822,10 @@ async fn quarters_and_ranking(url: &str) {
         assert_eq!(sum, figures[key], "{key}");
     }
 
-    let year = generate_report(db, &request("2026"), "民政局")
+    let year = generate_report(db, &request("2026"), "民政局", None)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(year.kind, ReportKind::AnnualRanking);
     assert_eq!(
         (year.body.from, year.body.to),

@@ -39,7 +39,7 @@ use shouwang_projections::statistics::{
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, IdempotencyKey};
 use crate::authz::{self, Operation};
 use crate::consistency::{After, wait_for};
 use crate::error::{ApiError, Problem};
@@ -59,6 +59,11 @@ impl From<EvaluationError> for ApiError {
             EvaluationError::NotComparable { .. } => {
                 ApiError::refused("reports_not_comparable", error.to_string())
             }
+            EvaluationError::RequestIdReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                error.to_string(),
+            ),
             EvaluationError::InvalidPeriod(_) => {
                 ApiError::bad_request("invalid_period", error.to_string()).with_field("period")
             }
@@ -1047,22 +1052,27 @@ pub struct GenerateReportRequest {
 /// `2026-Q1`, 年底通报 with the organization ranking for `2026`) from the
 /// statistics as they stand, and store it as the next version for its
 /// period and area. Pass `?after=` with the position of your last write to
-/// be sure it is included. A report is not an event: sending the same
-/// request again stores another version (with the same figures unless
-/// something was recorded in between), so no `Idempotency-Key` is taken.
+/// be sure it is included. Send an `Idempotency-Key`: the report is stored
+/// under it once, and a retry with the same key gets the stored report
+/// (200) instead of another version; without one, every request stores a
+/// new version.
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports",
     security(("bearer" = [])),
-    params(AfterQuery),
+    params(AfterQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID; a retry with the same key stores nothing twice")),
     request_body = GenerateReportRequest,
     responses(
         (status = 201, body = StoredReportView),
+        (status = 200, description = "A retry with the same Idempotency-Key: the report stored the first time", body = StoredReportView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another report", body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn generate_report(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    IdempotencyKey(key): IdempotencyKey,
     ApiQuery(query): ApiQuery<AfterQuery>,
     ApiJson(request): ApiJson<GenerateReportRequest>,
 ) -> Result<(StatusCode, Json<StoredReportView>), ApiError> {
@@ -1074,13 +1084,19 @@ pub async fn generate_report(
     )?;
     let period: ReportPeriod = request.period.parse().map_err(EvaluationError::from)?;
     wait_for(&state, After { after: query.after }, &[STATISTICS]).await?;
-    let report = evaluations::generate_report(
+    let generated = evaluations::generate_report(
         state.db(),
         &ReportRequest { period, region },
         &user.username,
+        key,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(report.into())))
+    let status = if generated.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(generated.report.into())))
 }
 
 /// Which reports to list.

@@ -694,6 +694,35 @@ async fn evaluation_reports(mut app: TestApp) {
     let stored = read(&app, "official", &format!("/api/v1/reports/{a}")).await;
     assert_eq!(stored, first);
 
+    // With an Idempotency-Key a report is stored once: the retry is answered
+    // with it, and the key is refused for any other request.
+    let key = Uuid::new_v4();
+    let keyed = app
+        .post_with_key(Some("official"), "/api/v1/reports", &march, Some(key))
+        .await;
+    assert_eq!(keyed.status(), StatusCode::CREATED);
+    let keyed: Value = keyed.json().await.unwrap();
+    assert_eq!((&keyed["id"], &keyed["version"]), (&json!(key), &json!(3)));
+    let retry = app
+        .post_with_key(Some("official"), "/api/v1/reports", &march, Some(key))
+        .await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(retry.json::<Value>().await.unwrap(), keyed);
+    let listed = read(&app, "auditor", "/api/v1/reports?period=2026-03").await;
+    assert_eq!(listed["total"], 3, "the retry stored nothing: {listed}");
+    for (user, body) in [
+        ("official", json!({ "period": "2026-02", "region": COUNTY })),
+        ("supervisor", march.clone()),
+    ] {
+        assert_problem(
+            app.post_with_key(Some(user), "/api/v1/reports", &body, Some(key))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+        )
+        .await;
+    }
+
     // A quarter and a year are other kinds of report, not comparable to a month.
     let quarter = generate(
         &app,
@@ -807,11 +836,11 @@ async fn evaluation_reports(mut app: TestApp) {
     .await;
     let county_list = read(&app, "official", "/api/v1/reports").await;
     assert_eq!(
-        county_list["total"], 4,
+        county_list["total"], 5,
         "the report on 360122 is not listed"
     );
     let province_list = read(&app, "provincial_official", "/api/v1/reports?region=36").await;
-    assert_eq!(province_list["total"], 5);
+    assert_eq!(province_list["total"], 6);
 
     // Malformed requests and missing reports.
     let problem = assert_problem(
