@@ -234,6 +234,25 @@ impl TxHandle {
         Ok(())
     }
 
+    /// The names of the tables in the database (PostgreSQL: in the current
+    /// schema).
+    pub(crate) async fn table_names(&mut self) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            TxHandle::Sqlite(tx) => {
+                sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+            TxHandle::Postgres(tx) => {
+                sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+                )
+                .fetch_all(&mut **tx)
+                .await
+            }
+        }
+    }
+
     /// Locks the projection's checkpoint row (PostgreSQL: `FOR UPDATE`;
     /// SQLite: the write transaction itself is exclusive) and returns it.
     pub(crate) async fn lock_checkpoint(

@@ -55,7 +55,8 @@ const INSERT_CHECKPOINT: &str = "INSERT INTO projection_checkpoints (name, txid,
 /// ones into place and moves the checkpoint. Readers see either the old
 /// tables or the new ones, never a mixture. A projection stopped by an error
 /// restarts from the rebuilt state. `progress(done, total)` is called after
-/// every batch.
+/// every batch. Tables an interrupted rebuild of the same projections left
+/// are dropped first, so run one rebuild of a projection at a time.
 pub async fn rebuild(
     store: &Store,
     projection: &dyn Projection,
@@ -97,6 +98,26 @@ pub async fn rebuild_all(
             None => None,
         };
         let mut tx = begin(db).await?;
+        // A rebuild that was stopped (killed, or failed) left its fresh
+        // tables behind; at province scale they hold gigabytes.
+        let leftovers: Vec<String> = tx
+            .table_names()
+            .await?
+            .into_iter()
+            .filter(|name| {
+                projections
+                    .iter()
+                    .any(|p| TableNames::is_fresh_name(p.tables(), name))
+            })
+            .collect();
+        if !leftovers.is_empty() {
+            tracing::info!(tables = ?leftovers, "删除上次中断的重建留下的表");
+        }
+        let drops: Vec<String> = leftovers
+            .iter()
+            .map(|name| format!("DROP TABLE {name}"))
+            .collect();
+        tx.execute_all(&drops).await?;
         for (projection, names) in projections.iter().zip(&fresh) {
             tx.execute_all(&projection.create_tables(db.backend(), names))
                 .await?;

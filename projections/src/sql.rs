@@ -61,6 +61,18 @@ impl TableNames {
         }
     }
 
+    /// Whether `name` is a fresh table of [`TableNames::fresh`] for one of
+    /// `tables`.
+    pub fn is_fresh_name(tables: &[&str], name: &str) -> bool {
+        tables.iter().any(|table| {
+            name.strip_prefix(table)
+                .and_then(|rest| rest.strip_prefix("__r"))
+                .is_some_and(|suffix| {
+                    suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+        })
+    }
+
     /// The actual name of `table`.
     ///
     /// # Panics

@@ -795,8 +795,7 @@ async fn quarters_and_ranking(url: &str) {
     for month in ["2026-10", "2026-11", "2026-12"] {
         generate_report(db, &request(month), "民政局", None)
             .await
-            .unwrap()
-            .report;
+            .unwrap();
     }
     let months = list_reports(
         db,
