@@ -19,7 +19,6 @@ mod workload;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,9 +30,8 @@ use shouwang_infrastructure::{
     AsOf, CommandMetadata, Database, FeedCursor, MasterKey, PersonalDataMode, SqlEventStore, Store,
     care_case_bus, verify_chains,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqliteSynchronous;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use workload::{RunStats, percentile, run_clients};
@@ -230,20 +228,9 @@ impl PgServer {
 
 /// SQLite with the store's options, at the given `synchronous` level.
 async fn sqlite_database(path: &Path, synchronous: SqliteSynchronous) -> anyhow::Result<Database> {
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(synchronous)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    Ok(Database::Sqlite {
-        pool,
-        write_lock: Arc::new(Mutex::new(())),
-    })
+    let options =
+        Database::sqlite_options(&format!("sqlite://{}", path.display()))?.synchronous(synchronous);
+    Ok(Database::connect_sqlite(options).await?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,25 +86,7 @@ impl Database {
     /// with `synchronous=FULL`, so a committed event survives power loss.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         match Backend::of_url(url)? {
-            Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| StoreError::Configuration(format!("SQLite 地址有误：{e}")))?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .pragma("cache_size", SQLITE_CACHE_SIZE);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(options)
-                    .await
-                    .map_err(StoreError::connection)?;
-                Ok(Database::Sqlite {
-                    pool,
-                    write_lock: Arc::new(Mutex::new(())),
-                })
-            }
+            Backend::Sqlite => Self::connect_sqlite(Self::sqlite_options(url)?).await,
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Configuration(format!("PostgreSQL 地址有误：{e}")))?;
@@ -117,6 +99,32 @@ impl Database {
                 Ok(Database::Postgres { pool })
             }
         }
+    }
+
+    /// The store's SQLite options for `url` (a benchmark may change the
+    /// `synchronous` level before [`Database::connect_sqlite`]).
+    pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+        Ok(SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Configuration(format!("SQLite 地址有误：{e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", SQLITE_CACHE_SIZE))
+    }
+
+    /// Opens a SQLite pool with `options`.
+    pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::connection)?;
+        Ok(Database::Sqlite {
+            pool,
+            write_lock: Arc::new(Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
