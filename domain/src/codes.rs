@@ -285,6 +285,23 @@ impl RegionPrefix {
     pub fn covers(&self, other: &RegionPrefix) -> bool {
         other.0.starts_with(&self.0)
     }
+
+    /// The codes within this area as a half-open range of digit strings,
+    /// `lower <= code < upper`, which an index on the codes can seek (a
+    /// `LIKE 'prefix%'` cannot, on either backend). `upper` is the prefix
+    /// plus one at the same length; `None` when the prefix is all nines.
+    pub fn code_range(&self) -> (&str, Option<String>) {
+        let mut upper = self.0.clone().into_bytes();
+        for digit in upper.iter_mut().rev() {
+            if *digit == b'9' {
+                *digit = b'0';
+            } else {
+                *digit += 1;
+                return (&self.0, String::from_utf8(upper).ok());
+            }
+        }
+        (&self.0, None)
+    }
 }
 
 impl fmt::Display for RegionPrefix {
@@ -312,6 +329,29 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_prefix_range_holds_exactly_the_codes_that_start_with_it() {
+        let range = |text: &str| {
+            let prefix = RegionPrefix::parse(text).unwrap();
+            let (lower, upper) = prefix.code_range();
+            (lower.to_owned(), upper)
+        };
+        assert_eq!(range("3601"), ("3601".to_owned(), Some("3602".to_owned())));
+        assert_eq!(
+            range("360121109"),
+            ("360121109".to_owned(), Some("360121110".to_owned()))
+        );
+        let village = RegionPrefix::parse("360121106002").unwrap();
+        let (lower, upper) = village.code_range();
+        let upper = upper.unwrap();
+        for code in ["360121106002", "3601211060020", "360121106002999"] {
+            assert!(lower <= code && code < upper.as_str(), "{code}");
+        }
+        for code in ["360121106001", "360121106003", "36012110600", "360121107"] {
+            assert!(!(lower <= code && code < upper.as_str()), "{code}");
+        }
+    }
 
     /// A real, published code (a 福州 enterprise): 9 市场监管, 1 企业,
     /// 350100 福州市, 主体标识码 M000100Y4, check character 3.

@@ -103,8 +103,11 @@ const CREATE_TABLES: &[&str] = &[
         material_value_fen BIGINT NOT NULL,
         recorded_at        TEXT   NOT NULL,
         PRIMARY KEY (position, category, service_type))",
-    "CREATE INDEX {statistics_service_facts}_by_county ON {statistics_service_facts} (county, month)",
-    "CREATE INDEX {statistics_service_facts}_by_township ON {statistics_service_facts} (township, month)",
+    // Areas are found by a range of codes (`RegionPrefix::code_range`). The
+    // key is the code alone: a batch appends a case's facts at the end of its
+    // village's run, a few hundred pages a batch, where a (code, month) key
+    // scattered them over every month.
+    "CREATE INDEX {statistics_service_facts}_by_region ON {statistics_service_facts} (region)",
     "CREATE INDEX {statistics_service_facts}_by_served_on ON {statistics_service_facts} (served_on)",
     // The facts summed per county and per township (`level`), so an area's
     // figures read a few rows per month instead of every fact in it.
@@ -234,8 +237,9 @@ impl Projection for StatisticsProjection {
     }
 
     fn version(&self) -> i32 {
-        // 2: the service cells; 3: their members keyed member first.
-        3
+        // 2: the service cells; 3: their members keyed member first; 4: the
+        // facts indexed by region code instead of county and township.
+        4
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -1476,6 +1480,16 @@ fn parse_optional_uuid(text: &str) -> Option<Uuid> {
     Uuid::parse_str(text).ok()
 }
 
+/// `region` within the area, as a range the facts' region index seeks
+/// (`LIKE` uses no index). Written into the text — a RegionPrefix is digits
+/// only — so that the planner sees the values.
+fn within_area(area: &RegionPrefix) -> String {
+    match area.code_range() {
+        (lower, Some(upper)) => format!("region >= '{lower}' AND region < '{upper}'"),
+        (lower, None) => format!("region >= '{lower}'"),
+    }
+}
+
 fn like_prefix(region: &RegionPrefix) -> String {
     // A RegionPrefix is digits only, so it holds no LIKE wildcards.
     format!("{}%", region.as_str())
@@ -2258,17 +2272,7 @@ pub async fn service_figures_from_facts(
 ) -> Result<Vec<FigureRow>, ProjectionError> {
     // The cell level names the facts' column of the same region codes.
     let column = cell_level(filter.group_by).0;
-    // `region LIKE` uses no index; the equal county or township the prefix
-    // implies does (the facts are indexed by both), and changes no result.
-    // Written into the text (a RegionPrefix is digits only) so that the
-    // planner sees the value.
-    let prefix = filter.region_prefix.as_str();
-    let indexed = CELL_LEVELS
-        .iter()
-        .rev()
-        .find(|(_, digits)| prefix.len() >= *digits)
-        .map(|(level, digits)| format!(" AND {level} = '{}'", &prefix[..*digits]))
-        .unwrap_or_default();
+    let indexed = within_area(&filter.region_prefix);
     let sql = format!(
         "SELECT {column} AS region, month, category, service_type, action_line, \
          COUNT(*) AS person_times, COUNT(DISTINCT case_id) AS persons, \
@@ -2276,7 +2280,7 @@ pub async fn service_figures_from_facts(
          CAST(SUM(material_value_fen) AS BIGINT) AS material_value_fen, \
          COUNT(DISTINCT NULLIF(organization_id, '')) AS organizations \
          FROM statistics_service_facts \
-         WHERE region LIKE $1{indexed} AND month >= $2 AND month <= $3 \
+         WHERE region LIKE $1 AND {indexed} AND month >= $2 AND month <= $3 \
          AND ($4 = '' OR category = $4) AND ($5 = '' OR service_type = $5) AND ($6 = '' OR action_line = $6) \
          GROUP BY {column}, month, category, service_type, action_line"
     );
@@ -2326,12 +2330,15 @@ fn figure_row(row: FigureSqlRow) -> Result<FigureRow, ProjectionError> {
 /// The global positions of the events behind one figure row, ascending:
 /// as many as the row's 受益人次.
 pub async fn trace(db: &Database, key: &FigureKey) -> Result<Vec<i64>, ProjectionError> {
+    let area = RegionPrefix::parse(&key.region)
+        .map_err(|error| ProjectionError::decode(format!("统计口径的地区有误：{error}")))?;
+    let sql = format!(
+        "SELECT DISTINCT position FROM statistics_service_facts \
+         WHERE {} AND month = $1 AND category = $2 AND service_type = $3 AND action_line = $4",
+        within_area(&area)
+    );
     let mut positions: Vec<i64> = with_pool!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT DISTINCT position FROM statistics_service_facts \
-             WHERE region LIKE $1 AND month = $2 AND category = $3 AND service_type = $4 AND action_line = $5",
-        )
-        .bind(format!("{}%", key.region))
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(key.month.to_string())
         .bind(key.category.code())
         .bind(key.service_type.code())
@@ -2367,10 +2374,10 @@ pub async fn progress(
 ) -> Result<Progress, ProjectionError> {
     let pattern = like_prefix(region);
     let (case_person_times, activity_person_times): (i64, i64) = with_pool!(db, pool => {
-        let cases = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT position) FROM statistics_service_facts WHERE region LIKE $1",
-        )
-        .bind(&pattern)
+        let cases = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT position) FROM statistics_service_facts WHERE {}",
+            within_area(region)
+        )))
         .fetch_one(pool)
         .await?;
         let activities = sqlx::query_scalar(
