@@ -54,6 +54,12 @@ const SELECT_PAGE: &str = "SELECT stream_type, stream_id, stream_version, event_
      FROM events WHERE (stream_id, stream_version) > ($1, $2) \
      ORDER BY stream_id, stream_version LIMIT $3";
 
+/// [`SELECT_PAGE`] of the streams before `$4` (the first half).
+const SELECT_PAGE_BEFORE: &str = "SELECT stream_type, stream_id, stream_version, event_type, \
+     schema_version, payload, sealed, metadata, recorded_at, hash, position \
+     FROM events WHERE (stream_id, stream_version) > ($1, $2) AND stream_id < $4 \
+     ORDER BY stream_id, stream_version LIMIT $3";
+
 /// One row of [`SELECT_PAGE`], borrowed from the driver's row.
 struct Link<'r> {
     fields: ChainedFields<'r>,
@@ -147,25 +153,139 @@ impl Walk {
 /// Walks every stream in (stream, version) order and stops at the first
 /// broken link. `progress` is called with the number of events checked so
 /// far.
+///
+/// The streams are walked in two halves at once, each on its own connection
+/// (so on both cores: the database producing rows, and the hashing). The
+/// report is the one a single walk would give: a broken link in the first
+/// half ends the walk there, whatever the second half found.
 pub async fn verify_chains(
     db: &Database,
     progress: impl FnMut(u64),
 ) -> Result<VerifyReport, StoreError> {
-    verify_in_pages(db, PAGE_ROWS, progress).await
+    let split = split_point(db).await?;
+    verify_in_pages(db, PAGE_ROWS, split, progress).await
 }
+
+/// Events sampled to find where to cut the streams in two.
+const SPLIT_SAMPLES: i64 = 255;
+
+/// The stream id that cuts the events in two halves of about equal size: the
+/// median stream of events sampled evenly by position (found through the
+/// position index, whatever the table's size). `None` when there is nothing
+/// to cut.
+async fn split_point(db: &Database) -> Result<Option<String>, StoreError> {
+    let (first, last): (Option<i64>, Option<i64>) = with_pool!(db, pool => {
+        sqlx::query_as("SELECT MIN(position), MAX(position) FROM events")
+            .fetch_one(pool)
+            .await?
+    });
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(None);
+    };
+    let step = ((last - first) / SPLIT_SAMPLES).max(1);
+    let positions: Vec<String> = (0..=SPLIT_SAMPLES)
+        .map(|i| first + i * step)
+        .take_while(|position| *position <= last)
+        .map(|position| position.to_string())
+        .collect();
+    // Positions computed here, written into the text: nothing from outside.
+    let sql = format!(
+        "SELECT stream_id FROM events WHERE position IN ({})",
+        positions.join(", ")
+    );
+    let mut streams: Vec<String> = with_pool!(db, pool => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_all(pool).await?
+    });
+    streams.sort_unstable();
+    let median = streams.get(streams.len() / 2).cloned();
+    // A median equal to the least stream leaves the first half empty.
+    Ok(median.filter(|median| streams.first() != Some(median)))
+}
+
+/// What a half reports while it walks: its index and its events so far.
+type HalfProgress = tokio::sync::mpsc::UnboundedSender<(usize, u64)>;
 
 async fn verify_in_pages(
     db: &Database,
     page_rows: i64,
+    split: Option<String>,
     mut progress: impl FnMut(u64),
+) -> Result<VerifyReport, StoreError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let Some(split) = split else {
+        let report = walk_half(db.clone(), String::new(), None, page_rows, (0, sender)).await?;
+        progress(report.events);
+        return Ok(report);
+    };
+    let mut first = tokio::spawn(walk_half(
+        db.clone(),
+        String::new(),
+        Some(split.clone()),
+        page_rows,
+        (0, sender.clone()),
+    ));
+    let second = tokio::spawn(walk_half(db.clone(), split, None, page_rows, (1, sender)));
+    let mut checked = [0u64; 2];
+    let first = loop {
+        tokio::select! {
+            report = &mut first => break report,
+            Some((half, events)) = receiver.recv() => {
+                checked[half] = events;
+                progress(checked[0] + checked[1]);
+            }
+        }
+    };
+    let first = match first {
+        Ok(Ok(report)) => report,
+        Ok(Err(error)) => {
+            second.abort();
+            return Err(error);
+        }
+        Err(panicked) => {
+            second.abort();
+            return Err(StoreError::Configuration(format!(
+                "校验任务异常退出：{panicked}"
+            )));
+        }
+    };
+    if first.first_broken.is_some() {
+        second.abort();
+        progress(first.events);
+        return Ok(first);
+    }
+    let second = second
+        .await
+        .map_err(|panicked| StoreError::Configuration(format!("校验任务异常退出：{panicked}")))??;
+    let report = VerifyReport {
+        streams: first.streams + second.streams,
+        events: first.events + second.events,
+        first_broken: second.first_broken,
+    };
+    progress(report.events);
+    Ok(report)
+}
+
+/// Walks the streams from `start` (inclusive) to `end` (exclusive; `None`:
+/// to the last) on one connection.
+async fn walk_half(
+    db: Database,
+    start: String,
+    end: Option<String>,
+    page_rows: i64,
+    (half, progress): (usize, HalfProgress),
 ) -> Result<VerifyReport, StoreError> {
     let mut walk = Walk {
         report: VerifyReport::default(),
-        stream: String::new(),
+        stream: start,
         previous: GENESIS.to_vec(),
         expected_version: 1,
     };
-    with_pool!(db, pool => {
+    let sql = if end.is_some() {
+        SELECT_PAGE_BEFORE
+    } else {
+        SELECT_PAGE
+    };
+    with_pool!(&db, pool => {
         // One connection for every page: its page cache and prepared
         // statement stay warm (the pool would hand out its connections in
         // turn). Between pages it holds no transaction, so SQLite's
@@ -173,20 +293,23 @@ async fn verify_in_pages(
         let mut connection = pool.acquire().await?;
         loop {
             let before = walk.report.events;
-            let mut rows = sqlx::query(SELECT_PAGE)
+            let mut query = sqlx::query(sql)
                 .bind(walk.stream.clone())
                 .bind(walk.expected_version - 1)
-                .bind(page_rows)
-                .fetch(&mut *connection);
+                .bind(page_rows);
+            if let Some(end) = &end {
+                query = query.bind(end.clone());
+            }
+            let mut rows = query.fetch(&mut *connection);
             // Rows are hashed as they arrive, while the driver (SQLite's
             // worker thread, PostgreSQL's backend) produces the next ones.
             while let Some(row) = rows.try_next().await? {
                 if walk.check(&row)? {
-                    progress(walk.report.events);
                     return Ok(walk.report);
                 }
             }
-            progress(walk.report.events);
+            // The receiver stops listening once the first half has ended.
+            let _ = progress.send((half, walk.report.events));
             if walk.report.events - before < page_rows as u64 {
                 break;
             }
@@ -200,7 +323,8 @@ mod tests {
     use super::*;
 
     shouwang_testkit::on_both_backends! {
-        every_page_size_finds_the_same_first_broken_link => page_boundaries;
+        every_page_size_and_split_finds_the_same_first_broken_link => page_boundaries;
+        the_split_cuts_the_events_in_two_halves => split_in_halves;
     }
 
     /// Writes one event with its chain hash straight into `events` (the
@@ -251,8 +375,44 @@ mod tests {
         hash
     }
 
+    /// 300 streams of 1 to 3 events: the split leaves about half the events
+    /// on each side, and walking the halves counts every one.
+    async fn split_in_halves(url: &str) {
+        let db = Database::connect(url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        assert_eq!(
+            split_point(&db).await.expect("split"),
+            None,
+            "nothing to cut"
+        );
+        let mut total = 0;
+        for stream in 0..300 {
+            let id = format!("s{stream:03}");
+            let mut previous = GENESIS.to_vec();
+            for version in 1..=(stream % 3 + 1) {
+                previous = insert(&db, &id, version, &previous, false).await;
+                total += 1;
+            }
+        }
+        let split = split_point(&db).await.expect("split").expect("a cut");
+        let before = (0..300)
+            .filter(|stream| format!("s{stream:03}") < split)
+            .map(|stream| stream % 3 + 1)
+            .sum::<i64>();
+        assert!(
+            (total * 2 / 5..=total * 3 / 5).contains(&before),
+            "{split}: {before} of {total} events before the cut"
+        );
+        let report = verify_chains(&db, |_| {}).await.expect("verify");
+        assert_eq!(
+            (report.streams, report.events, report.first_broken),
+            (300, total as u64, None)
+        );
+    }
+
     /// Streams a (4 good events), b (v1 good, v2 with a wrong hash), c (a
-    /// gap): wherever the pages break, the walk reports b/2 after 5 events.
+    /// gap): wherever the pages break and the streams are cut in two, the
+    /// walk reports b/2 after 5 events.
     async fn page_boundaries(url: &str) {
         let db = Database::connect(url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -260,7 +420,7 @@ mod tests {
         for version in 1..=4 {
             previous = insert(&db, "a", version, &previous, false).await;
         }
-        let intact = verify_in_pages(&db, 3, |_| {}).await.expect("verify");
+        let intact = verify_in_pages(&db, 3, None, |_| {}).await.expect("verify");
         assert_eq!(
             (intact.streams, intact.events, intact.first_broken),
             (1, 4, None)
@@ -270,14 +430,29 @@ mod tests {
         insert(&db, "b", 2, &first, true).await;
         let first = insert(&db, "c", 1, &GENESIS, false).await;
         insert(&db, "c", 3, &first, false).await;
+        // Cut before a, within a, between a and b (b's break in the second
+        // half), within b, between b and c (the break in the first half,
+        // while the second finds c's gap), after c; or not cut.
+        let splits = [
+            None,
+            Some("a"),
+            Some("a0"),
+            Some("b"),
+            Some("b0"),
+            Some("c"),
+            Some("d"),
+        ];
         let mut reports = Vec::new();
         for page_rows in [1, 2, 3, 4, 5, 6, 100, PAGE_ROWS] {
-            let mut calls = Vec::new();
-            let report = verify_in_pages(&db, page_rows, |n| calls.push(n))
-                .await
-                .expect("verify");
-            assert_eq!(calls.last(), Some(&report.events), "{page_rows}");
-            reports.push(report);
+            for split in splits {
+                let mut calls = Vec::new();
+                let report =
+                    verify_in_pages(&db, page_rows, split.map(str::to_owned), |n| calls.push(n))
+                        .await
+                        .expect("verify");
+                assert_eq!(calls.last(), Some(&report.events), "{page_rows} {split:?}");
+                reports.push(report);
+            }
         }
         for report in &reports {
             assert_eq!(report, &reports[0]);
