@@ -211,6 +211,8 @@ async fn split_point(db: &Database) -> Result<Option<String>, StoreError> {
 /// What a half reports while it walks: its index and its events so far.
 type HalfProgress = tokio::sync::mpsc::UnboundedSender<(usize, u64)>;
 
+/// Walks the streams, cut in two at `split` when given, and reports after
+/// every page of either half.
 async fn verify_in_pages(
     db: &Database,
     page_rows: i64,
@@ -218,55 +220,53 @@ async fn verify_in_pages(
     mut progress: impl FnMut(u64),
 ) -> Result<VerifyReport, StoreError> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let Some(split) = split else {
-        let report = walk_half(db.clone(), String::new(), None, page_rows, (0, sender)).await?;
-        progress(report.events);
-        return Ok(report);
+    // Dropped on return, the set stops a half still walking.
+    let mut halves = tokio::task::JoinSet::new();
+    let walk = |half: usize, start: String, end: Option<String>| {
+        let (db, sender) = (db.clone(), sender.clone());
+        async move {
+            (
+                half,
+                walk_half(db, start, end, page_rows, (half, sender)).await,
+            )
+        }
     };
-    let mut first = tokio::spawn(walk_half(
-        db.clone(),
-        String::new(),
-        Some(split.clone()),
-        page_rows,
-        (0, sender.clone()),
-    ));
-    let second = tokio::spawn(walk_half(db.clone(), split, None, page_rows, (1, sender)));
+    halves.spawn(walk(0, String::new(), split.clone()));
+    if let Some(split) = split {
+        halves.spawn(walk(1, split, None));
+    }
+    drop(sender);
     let mut checked = [0u64; 2];
-    let first = loop {
+    let mut reports = [None, None];
+    loop {
         tokio::select! {
-            report = &mut first => break report,
             Some((half, events)) = receiver.recv() => {
                 checked[half] = events;
                 progress(checked[0] + checked[1]);
             }
+            joined = halves.join_next() => {
+                let Some(joined) = joined else { break };
+                let (half, report) = joined.map_err(|panicked| {
+                    StoreError::Configuration(format!("校验任务异常退出：{panicked}"))
+                })?;
+                let report = report?;
+                // A break in the first half is where a single walk stops.
+                if half == 0 && report.first_broken.is_some() {
+                    progress(report.events);
+                    return Ok(report);
+                }
+                reports[half] = Some(report);
+            }
         }
-    };
-    let first = match first {
-        Ok(Ok(report)) => report,
-        Ok(Err(error)) => {
-            second.abort();
-            return Err(error);
-        }
-        Err(panicked) => {
-            second.abort();
-            return Err(StoreError::Configuration(format!(
-                "校验任务异常退出：{panicked}"
-            )));
-        }
-    };
-    if first.first_broken.is_some() {
-        second.abort();
-        progress(first.events);
-        return Ok(first);
     }
-    let second = second
-        .await
-        .map_err(|panicked| StoreError::Configuration(format!("校验任务异常退出：{panicked}")))??;
-    let report = VerifyReport {
-        streams: first.streams + second.streams,
-        events: first.events + second.events,
-        first_broken: second.first_broken,
-    };
+    let report = reports
+        .into_iter()
+        .flatten()
+        .fold(VerifyReport::default(), |whole, half| VerifyReport {
+            streams: whole.streams + half.streams,
+            events: whole.events + half.events,
+            first_broken: whole.first_broken.or(half.first_broken),
+        });
     progress(report.events);
     Ok(report)
 }
@@ -457,6 +457,9 @@ mod tests {
                         .await
                         .expect("verify");
                 assert_eq!(calls.last(), Some(&report.events), "{page_rows} {split:?}");
+                if page_rows == 1 {
+                    assert!(calls.len() > 1, "progress after every page: {calls:?}");
+                }
                 reports.push(report);
             }
         }

@@ -42,6 +42,9 @@ pub struct TableNames {
     names: BTreeMap<&'static str, String>,
 }
 
+/// Between a table's name and the random suffix of its fresh copy.
+const FRESH_MARK: &str = "__r";
+
 impl TableNames {
     /// The live tables: each under its own name.
     pub fn live(tables: &[&'static str]) -> Self {
@@ -56,7 +59,7 @@ impl TableNames {
         Self {
             names: tables
                 .iter()
-                .map(|t| (*t, format!("{t}__r{suffix:08x}")))
+                .map(|t| (*t, format!("{t}{FRESH_MARK}{suffix:08x}")))
                 .collect(),
         }
     }
@@ -66,7 +69,7 @@ impl TableNames {
     pub fn is_fresh_name(tables: &[&str], name: &str) -> bool {
         tables.iter().any(|table| {
             name.strip_prefix(table)
-                .and_then(|rest| rest.strip_prefix("__r"))
+                .and_then(|rest| rest.strip_prefix(FRESH_MARK))
                 .is_some_and(|suffix| {
                     suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_hexdigit())
                 })
