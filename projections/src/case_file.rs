@@ -230,17 +230,9 @@ impl Projection for CaseFileProjection {
         names: &TableNames,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        match event.stream_type.as_str() {
-            "care_case" => {
-                let decoded: CaseEvent = event.decode()?;
-                apply_case_event(tx, names, event, &decoded).await
-            }
-            "need" => {
-                let decoded: NeedEvent = event.decode()?;
-                apply_need_event(tx, names, event, &decoded).await
-            }
-            _ => Ok(()),
-        }
+        let mut batch = CaseFileBatch::default();
+        batch.apply(tx, names, event).await?;
+        batch.write(tx, names).await
     }
 
     async fn apply_batch(
@@ -249,15 +241,14 @@ impl Projection for CaseFileProjection {
         names: &TableNames,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut pending = BTreeMap::new();
-        let mut timeline = Vec::new();
+        let mut batch = CaseFileBatch::default();
         for event in events {
-            apply_case_file_batch(tx, names, event, &mut pending, &mut timeline)
+            batch
+                .apply(tx, names, event)
                 .await
                 .map_err(|error| ProjectionError::at(self.name(), event, error))?;
         }
-        write_case_deltas(tx, names, pending).await?;
-        execute_rows(tx, &names.render(INSERT_TIMELINE), "", timeline).await
+        batch.write(tx, names).await
     }
 }
 
@@ -592,122 +583,501 @@ fn timeline_row(
     ]
 }
 
-async fn insert_timeline(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    case_id: &str,
-    event: &RecordedEvent,
-    described: (Option<NaiveDate>, String),
-    details: String,
-) -> Result<(), ProjectionError> {
-    execute_rows(
-        tx,
-        &names.render(INSERT_TIMELINE),
-        "",
-        vec![timeline_row(case_id, event, described, details)],
-    )
-    .await
+/// What one batch holds back, to write at its end in a few multi-row
+/// statements instead of several statements per event: the rows of new
+/// cases, per-case changes to `case_files` folded in memory, and the rows of
+/// the insert-only tables. An event whose statements read or update a table
+/// first writes what is held back for that table ([`CaseFileBatch::flush`]),
+/// so the result equals applying the events one by one.
+#[derive(Debug, Default)]
+struct CaseFileBatch {
+    opened: Vec<Vec<Arg>>,
+    deltas: BTreeMap<String, CaseDelta>,
+    categories: Vec<Vec<Arg>>,
+    category_changes: Vec<Vec<Arg>>,
+    risk_history: Vec<Vec<Arg>>,
+    caregivers: Vec<Vec<Arg>>,
+    referrals: Vec<Vec<Arg>>,
+    corrections: Vec<Vec<Arg>>,
+    timeline: Vec<Vec<Arg>>,
 }
 
-/// What a batch's visits, services and outcomes did to one case's row,
-/// folded in memory and written in one statement for all cases.
+/// The tables whose held-back rows a statement may need written first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldBack {
+    Opened,
+    Categories,
+    Caregivers,
+    Referrals,
+}
+
+/// What a batch did to one case's row beyond its opening: counters, the
+/// latest profile and risk, and where the case stands in the feed.
 #[derive(Debug, Default)]
 struct CaseDelta {
     visits: i64,
     services: i64,
     last_visit_on: Option<String>,
+    profile: Option<ProfileColumns>,
+    risk: Option<(String, String)>,
     version: i64,
     last_position: i64,
     updated_at: String,
 }
 
+#[derive(Debug)]
+struct ProfileColumns {
+    economic_source: String,
+    family_structure: String,
+    lives_alone: bool,
+    monthly_income_fen: i64,
+    recorded_on: String,
+    version: i64,
+}
+
+const INSERT_CASE_FILE: &str = "INSERT INTO {case_files} (case_id, name, gender, birth_date, \
+     region_code, organization_id, identified_via, categories, status, opened_on, risk_level, \
+     version, last_position, opened_at, updated_at)";
+const INSERT_CATEGORY: &str = "INSERT INTO {case_file_categories} (case_id, category, since_on)";
+const INSERT_CATEGORY_CHANGE: &str = "INSERT INTO {case_file_category_changes} (case_id, \
+     stream_version, category, change, reason, effective_on, actor, role, organization, recorded_at)";
+const INSERT_RISK: &str = "INSERT INTO {case_file_risk_history} (case_id, stream_version, level, \
+     factors, assessed_on, actor, role, organization, recorded_at)";
+const INSERT_CAREGIVER: &str = "INSERT INTO {case_file_caregivers} (case_id, assigned_version, \
+     organization_id, worker_id, arrangement, started_on, assigned_by, assigned_at)";
+const INSERT_REFERRAL: &str = "INSERT INTO {case_file_referrals} (case_id, referral_id, \
+     department, referred_on, made_version)";
+const INSERT_CORRECTION: &str = "INSERT INTO {case_file_corrections} (case_id, stream_version, \
+     position, target_version, reason, actor, role, organization, recorded_at)";
+
+/// Profile and risk columns change only where the batch saw a profile
+/// (column 13, its version, is set) or an assessment (column 14 is set).
 const UPDATE_CASE_DELTAS_HEAD: &str = "UPDATE {case_files} SET visits = visits + v.column2, \
      services = services + v.column3, last_visit_on = CASE WHEN v.column4 IS NOT NULL AND \
      (last_visit_on IS NULL OR last_visit_on < v.column4) THEN v.column4 ELSE last_visit_on END, \
-     version = v.column5, last_position = v.column6, updated_at = v.column7 FROM (";
+     version = v.column5, last_position = v.column6, updated_at = v.column7, \
+     economic_source = CASE WHEN v.column13 IS NULL THEN economic_source ELSE v.column8 END, \
+     family_structure = CASE WHEN v.column13 IS NULL THEN family_structure ELSE v.column9 END, \
+     lives_alone = CASE WHEN v.column13 IS NULL THEN lives_alone ELSE v.column10 END, \
+     monthly_income_fen = CASE WHEN v.column13 IS NULL THEN monthly_income_fen ELSE v.column11 END, \
+     profile_recorded_on = CASE WHEN v.column13 IS NULL THEN profile_recorded_on ELSE v.column12 END, \
+     profile_version = CASE WHEN v.column13 IS NULL THEN profile_version ELSE v.column13 END, \
+     risk_level = CASE WHEN v.column14 IS NULL THEN risk_level ELSE v.column14 END, \
+     risk_assessed_on = CASE WHEN v.column14 IS NULL THEN risk_assessed_on ELSE v.column15 END \
+     FROM (";
 const UPDATE_CASE_DELTAS_TAIL: &str = ") AS v WHERE {case_files}.case_id = v.column1";
 
-async fn write_case_deltas(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    deltas: impl IntoIterator<Item = (String, CaseDelta)>,
-) -> Result<(), ProjectionError> {
-    let rows: Vec<Vec<Arg>> = deltas
-        .into_iter()
-        .map(|(case_id, delta)| {
-            vec![
-                text(case_id),
-                int(delta.visits),
-                int(delta.services),
-                opt_text(delta.last_visit_on),
-                int(delta.version),
-                int(delta.last_position),
-                text(delta.updated_at),
-            ]
-        })
-        .collect();
-    execute_rows(
-        tx,
-        &names.render(UPDATE_CASE_DELTAS_HEAD),
-        &names.render(UPDATE_CASE_DELTAS_TAIL),
-        rows,
-    )
-    .await
+fn delta_row(case_id: String, delta: CaseDelta) -> Vec<Arg> {
+    let (risk_level, assessed_on) = delta.risk.unzip();
+    let profile = delta.profile;
+    vec![
+        text(case_id),
+        int(delta.visits),
+        int(delta.services),
+        opt_text(delta.last_visit_on),
+        int(delta.version),
+        int(delta.last_position),
+        text(delta.updated_at),
+        opt_text(profile.as_ref().map(|p| p.economic_source.clone())),
+        opt_text(profile.as_ref().map(|p| p.family_structure.clone())),
+        Arg::Int(profile.as_ref().map(|p| i64::from(p.lives_alone))),
+        Arg::Int(profile.as_ref().map(|p| p.monthly_income_fen)),
+        opt_text(profile.as_ref().map(|p| p.recorded_on.clone())),
+        Arg::Int(profile.as_ref().map(|p| p.version)),
+        opt_text(risk_level),
+        opt_text(assessed_on),
+    ]
 }
 
-/// The batch path: visits, services and outcomes — most of the feed — only
-/// count on the case's row and add a timeline row, so they are folded in
-/// memory; every other event is applied as [`Projection::apply`] does, after
-/// writing what is pending for its case. Timeline rows are never read while
-/// applying, so they are all written at the end.
-async fn apply_case_file_batch(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    event: &RecordedEvent,
-    pending: &mut BTreeMap<String, CaseDelta>,
-    timeline: &mut Vec<Vec<Arg>>,
-) -> Result<(), ProjectionError> {
-    match event.stream_type.as_str() {
-        "care_case" => {
-            let decoded: CaseEvent = event.decode()?;
-            let visited_on = match &decoded {
-                CaseEvent::VisitRecorded(visit) => Some(Some(visit.visited_on.to_string())),
-                CaseEvent::ServiceDelivered(_) | CaseEvent::OutcomeRecorded(_) => Some(None),
-                _ => None,
-            };
-            let Some(visited_on) = visited_on else {
-                if let Some(delta) = pending.remove(&event.stream_id) {
-                    write_case_deltas(tx, names, [(event.stream_id.clone(), delta)]).await?;
+impl CaseFileBatch {
+    async fn apply(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        match event.stream_type.as_str() {
+            "care_case" => {
+                let decoded: CaseEvent = event.decode()?;
+                self.apply_case_event(tx, names, event, &decoded).await
+            }
+            "need" => {
+                let decoded: NeedEvent = event.decode()?;
+                if let Some(case_id) = apply_need_event(tx, names, event, &decoded).await? {
+                    self.timeline.push(timeline_row(
+                        &case_id,
+                        event,
+                        describe_need_event(&decoded),
+                        open_details(event, decoded.sealed_fields()),
+                    ));
                 }
-                return apply_case_event(tx, names, event, &decoded).await;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes everything held back, in an order where every row a
+    /// statement refers to exists: new cases before their changes.
+    async fn write(mut self, tx: &mut Tx<'_>, names: &TableNames) -> Result<(), ProjectionError> {
+        self.flush(
+            tx,
+            names,
+            &[
+                HeldBack::Opened,
+                HeldBack::Categories,
+                HeldBack::Caregivers,
+                HeldBack::Referrals,
+            ],
+        )
+        .await?;
+        let deltas = std::mem::take(&mut self.deltas)
+            .into_iter()
+            .map(|(case_id, delta)| delta_row(case_id, delta))
+            .collect();
+        execute_rows(
+            tx,
+            &names.render(UPDATE_CASE_DELTAS_HEAD),
+            &names.render(UPDATE_CASE_DELTAS_TAIL),
+            deltas,
+        )
+        .await?;
+        for (head, rows) in [
+            (INSERT_CATEGORY_CHANGE, self.category_changes),
+            (INSERT_RISK, self.risk_history),
+            (INSERT_CORRECTION, self.corrections),
+            (INSERT_TIMELINE, self.timeline),
+        ] {
+            execute_rows(tx, &names.render(head), "", rows).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held back for `tables`, before a statement that
+    /// reads or updates them.
+    async fn flush(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        tables: &[HeldBack],
+    ) -> Result<(), ProjectionError> {
+        for table in tables {
+            let (head, rows) = match table {
+                HeldBack::Opened => (INSERT_CASE_FILE, &mut self.opened),
+                HeldBack::Categories => (INSERT_CATEGORY, &mut self.categories),
+                HeldBack::Caregivers => (INSERT_CAREGIVER, &mut self.caregivers),
+                HeldBack::Referrals => (INSERT_REFERRAL, &mut self.referrals),
             };
-            let delta = pending.entry(event.stream_id.clone()).or_default();
-            match &decoded {
-                CaseEvent::VisitRecorded(_) => delta.visits += 1,
-                CaseEvent::ServiceDelivered(_) => delta.services += 1,
-                _ => {}
-            }
-            if let Some(on) = visited_on
-                && delta.last_visit_on.as_ref().is_none_or(|last| *last < on)
-            {
-                delta.last_visit_on = Some(on);
-            }
-            delta.version = i64::try_from(event.stream_version).unwrap_or(i64::MAX);
-            delta.last_position = event.position;
-            delta.updated_at = format_instant(event.recorded_at);
-            timeline.push(timeline_row(
-                &event.stream_id,
-                event,
-                describe_case_event(&decoded),
-                open_details(event, decoded.sealed_fields()),
-            ));
-            Ok(())
+            execute_rows(tx, &names.render(head), "", std::mem::take(rows)).await?;
         }
-        "need" => {
-            let decoded: NeedEvent = event.decode()?;
-            apply_need_event(tx, names, event, &decoded).await
+        Ok(())
+    }
+
+    fn category_change(
+        &mut self,
+        event: &RecordedEvent,
+        recorder: &Recorder,
+        (category, change, reason, effective_on): (CareCategory, &str, &str, NaiveDate),
+    ) {
+        self.category_changes.push(vec![
+            text(&event.stream_id),
+            version_arg(event.stream_version),
+            text(category.code()),
+            text(change),
+            text(reason),
+            date(effective_on),
+            text(&recorder.actor),
+            text(&recorder.role),
+            opt_text(recorder.organization.clone()),
+            text(format_instant(event.recorded_at)),
+        ]);
+    }
+
+    fn risk(
+        &mut self,
+        event: &RecordedEvent,
+        recorder: &Recorder,
+        (level, factors, assessed_on): (RiskLevel, &[RiskFactor], NaiveDate),
+    ) {
+        self.risk_history.push(vec![
+            text(&event.stream_id),
+            version_arg(event.stream_version),
+            text(level.code()),
+            text(codes(factors, RiskFactor::code)),
+            date(assessed_on),
+            text(&recorder.actor),
+            text(&recorder.role),
+            opt_text(recorder.organization.clone()),
+            text(format_instant(event.recorded_at)),
+        ]);
+    }
+
+    async fn apply_case_event(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        event: &RecordedEvent,
+        decoded: &CaseEvent,
+    ) -> Result<(), ProjectionError> {
+        let case_id = event.stream_id.as_str();
+        let recorded_at = format_instant(event.recorded_at);
+        let recorder = Recorder::of(event);
+        match decoded {
+            CaseEvent::CaseOpened(opened) => {
+                let mut categories: Vec<&'static str> =
+                    opened.categories.iter().map(CareCategory::code).collect();
+                categories.sort_unstable();
+                let listed = Value::Array(
+                    categories
+                        .iter()
+                        .map(|code| Value::String((*code).to_owned()))
+                        .collect(),
+                );
+                self.opened.push(vec![
+                    text(case_id),
+                    text(&opened.name),
+                    text(opened.gender.code()),
+                    date(opened.birth_date),
+                    text(opened.residence_region.as_str()),
+                    opt_text(opened.organization_id.map(|id| id.to_string())),
+                    text(opened.identified_via.code()),
+                    text(listed.to_string()),
+                    text(CaseStatus::Open.code()),
+                    date(opened.opened_on),
+                    text(opened.risk_level.code()),
+                    version_arg(event.stream_version),
+                    int(event.position),
+                    text(&recorded_at),
+                    text(&recorded_at),
+                ]);
+                for category in &opened.categories {
+                    self.categories.push(vec![
+                        text(case_id),
+                        text(category.code()),
+                        date(opened.opened_on),
+                    ]);
+                    self.category_change(
+                        event,
+                        &recorder,
+                        (*category, "added", "建档时认定", opened.opened_on),
+                    );
+                }
+                self.risk(event, &recorder, (opened.risk_level, &[], opened.opened_on));
+            }
+            CaseEvent::CategoriesChanged(changed) => {
+                self.flush(tx, names, &[HeldBack::Opened, HeldBack::Categories])
+                    .await?;
+                for category in &changed.removed {
+                    execute(
+                        tx,
+                        names.sql(
+                            "DELETE FROM {case_file_categories} WHERE case_id = $1 AND category = $2",
+                        ),
+                        vec![text(case_id), text(category.code())],
+                    )
+                    .await?;
+                    self.category_change(
+                        event,
+                        &recorder,
+                        (*category, "removed", &changed.reason, changed.effective_on),
+                    );
+                }
+                for category in &changed.added {
+                    self.categories.push(vec![
+                        text(case_id),
+                        text(category.code()),
+                        date(changed.effective_on),
+                    ]);
+                    self.category_change(
+                        event,
+                        &recorder,
+                        (*category, "added", &changed.reason, changed.effective_on),
+                    );
+                }
+                self.flush(tx, names, &[HeldBack::Categories]).await?;
+                refresh_categories(tx, names, case_id).await?;
+            }
+            CaseEvent::ProfileRecorded(profile) => {
+                self.delta(case_id).profile = Some(ProfileColumns {
+                    economic_source: profile.economic_source.clone(),
+                    family_structure: profile.family_structure.clone(),
+                    lives_alone: profile.lives_alone,
+                    monthly_income_fen: profile.monthly_income_fen,
+                    recorded_on: profile.recorded_on.to_string(),
+                    version: i64::try_from(event.stream_version).unwrap_or(i64::MAX),
+                });
+            }
+            CaseEvent::RiskAssessed(assessed) => {
+                self.delta(case_id).risk = Some((
+                    assessed.level.code().to_owned(),
+                    assessed.assessed_on.to_string(),
+                ));
+                self.risk(
+                    event,
+                    &recorder,
+                    (assessed.level, &assessed.factors, assessed.assessed_on),
+                );
+            }
+            CaseEvent::CaregiverAssigned(assigned) => {
+                self.caregivers.push(vec![
+                    text(case_id),
+                    version_arg(event.stream_version),
+                    text(assigned.organization_id.to_string()),
+                    text(assigned.worker_id.to_string()),
+                    text(assigned.arrangement.code()),
+                    date(assigned.started_on),
+                    text(&recorder.actor),
+                    text(&recorded_at),
+                ]);
+            }
+            CaseEvent::CaregiverReleased(released) => {
+                self.flush(tx, names, &[HeldBack::Caregivers]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_file_caregivers} SET ended_on = $4, release_reason = $5, \
+                         released_version = $6, released_by = $7, released_at = $8 \
+                         WHERE case_id = $1 AND organization_id = $2 AND worker_id = $3 \
+                         AND released_version IS NULL",
+                    ),
+                    vec![
+                        text(case_id),
+                        text(released.organization_id.to_string()),
+                        text(released.worker_id.to_string()),
+                        date(released.ended_on),
+                        text(&released.reason),
+                        version_arg(event.stream_version),
+                        text(&recorder.actor),
+                        text(&recorded_at),
+                    ],
+                )
+                .await?;
+            }
+            CaseEvent::VisitRecorded(visit) => {
+                let on = visit.visited_on.to_string();
+                let delta = self.delta(case_id);
+                delta.visits += 1;
+                if delta.last_visit_on.as_ref().is_none_or(|last| *last < on) {
+                    delta.last_visit_on = Some(on);
+                }
+            }
+            CaseEvent::ServiceDelivered(_) => self.delta(case_id).services += 1,
+            CaseEvent::ReferralMade(made) => {
+                self.referrals.push(vec![
+                    text(case_id),
+                    text(made.referral_id.to_string()),
+                    text(made.department.code()),
+                    date(made.referred_on),
+                    version_arg(event.stream_version),
+                ]);
+            }
+            CaseEvent::ReferralResolved(resolved) => {
+                self.flush(tx, names, &[HeldBack::Referrals]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_file_referrals} SET resolved_on = $3, resolved_version = $4 \
+                         WHERE case_id = $1 AND referral_id = $2",
+                    ),
+                    vec![
+                        text(case_id),
+                        text(resolved.referral_id.to_string()),
+                        date(resolved.resolved_on),
+                        version_arg(event.stream_version),
+                    ],
+                )
+                .await?;
+            }
+            CaseEvent::OutcomeRecorded(_) => {}
+            CaseEvent::CaseTransferred(transferred) => {
+                self.flush(tx, names, &[HeldBack::Opened]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_files} SET region_code = $2, organization_id = $3 WHERE case_id = $1",
+                    ),
+                    vec![
+                        text(case_id),
+                        text(transferred.to_region.as_str()),
+                        opt_text(transferred.to_organization_id.map(|id| id.to_string())),
+                    ],
+                )
+                .await?;
+            }
+            CaseEvent::CaseClosed(closed) => {
+                self.flush(tx, names, &[HeldBack::Opened]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_files} SET status = $2, closed_on = $3, close_reason = $4, \
+                         close_note = $5 WHERE case_id = $1",
+                    ),
+                    vec![
+                        text(case_id),
+                        text(CaseStatus::Closed.code()),
+                        date(closed.closed_on),
+                        text(closed.reason.code()),
+                        text(&closed.note),
+                    ],
+                )
+                .await?;
+            }
+            CaseEvent::CaseReopened(reopened) => {
+                self.flush(tx, names, &[HeldBack::Opened]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_files} SET status = $2, closed_on = NULL, close_reason = NULL, \
+                         close_note = NULL, reopened_on = $3 WHERE case_id = $1",
+                    ),
+                    vec![
+                        text(case_id),
+                        text(CaseStatus::Open.code()),
+                        date(reopened.reopened_on),
+                    ],
+                )
+                .await?;
+            }
+            CaseEvent::EntryCorrected(corrected) => {
+                self.corrections.push(vec![
+                    text(case_id),
+                    version_arg(event.stream_version),
+                    int(event.position),
+                    version_arg(corrected.corrected_version),
+                    text(&corrected.reason),
+                    text(&recorder.actor),
+                    text(&recorder.role),
+                    opt_text(recorder.organization.clone()),
+                    text(&recorded_at),
+                ]);
+            }
+            CaseEvent::PersonalDataErased(erased) => {
+                self.flush(tx, names, &[HeldBack::Opened]).await?;
+                execute(
+                    tx,
+                    names.sql(
+                        "UPDATE {case_files} SET erased = 1, erased_on = $2 WHERE case_id = $1",
+                    ),
+                    vec![text(case_id), date(erased.erased_on)],
+                )
+                .await?;
+            }
         }
-        _ => Ok(()),
+        let delta = self.delta(case_id);
+        delta.version = i64::try_from(event.stream_version).unwrap_or(i64::MAX);
+        delta.last_position = event.position;
+        delta.updated_at = recorded_at;
+        self.timeline.push(timeline_row(
+            case_id,
+            event,
+            describe_case_event(decoded),
+            open_details(event, decoded.sealed_fields()),
+        ));
+        Ok(())
+    }
+
+    fn delta(&mut self, case_id: &str) -> &mut CaseDelta {
+        self.deltas.entry(case_id.to_owned()).or_default()
     }
 }
 
@@ -736,410 +1106,19 @@ async fn refresh_categories(
     Ok(())
 }
 
-async fn record_category_change(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    event: &RecordedEvent,
-    (category, change, reason, effective_on): (CareCategory, &str, &str, NaiveDate),
-) -> Result<(), ProjectionError> {
-    let recorder = Recorder::of(event);
-    execute(
-        tx,
-        names.sql(
-            "INSERT INTO {case_file_category_changes} (case_id, stream_version, category, change, \
-             reason, effective_on, actor, role, organization, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        ),
-        vec![
-            text(&event.stream_id),
-            version_arg(event.stream_version),
-            text(category.code()),
-            text(change),
-            text(reason),
-            date(effective_on),
-            text(recorder.actor),
-            text(recorder.role),
-            opt_text(recorder.organization),
-            text(format_instant(event.recorded_at)),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn record_risk(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    event: &RecordedEvent,
-    (level, factors, assessed_on): (RiskLevel, &[RiskFactor], NaiveDate),
-) -> Result<(), ProjectionError> {
-    let recorder = Recorder::of(event);
-    execute(
-        tx,
-        names.sql(
-            "INSERT INTO {case_file_risk_history} (case_id, stream_version, level, factors, \
-             assessed_on, actor, role, organization, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        ),
-        vec![
-            text(&event.stream_id),
-            version_arg(event.stream_version),
-            text(level.code()),
-            text(codes(factors, RiskFactor::code)),
-            date(assessed_on),
-            text(recorder.actor),
-            text(recorder.role),
-            opt_text(recorder.organization),
-            text(format_instant(event.recorded_at)),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-async fn apply_case_event(
-    tx: &mut Tx<'_>,
-    names: &TableNames,
-    event: &RecordedEvent,
-    decoded: &CaseEvent,
-) -> Result<(), ProjectionError> {
-    let case_id = event.stream_id.as_str();
-    let recorded_at = format_instant(event.recorded_at);
-    let recorder = Recorder::of(event);
-    match decoded {
-        CaseEvent::CaseOpened(opened) => {
-            execute(
-                tx,
-                names.sql(
-                    "INSERT INTO {case_files} (case_id, name, gender, birth_date, region_code, \
-                     organization_id, identified_via, categories, status, opened_on, risk_level, \
-                     version, last_position, opened_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, '[]', $8, $9, $10, $11, $12, $13, $13)",
-                ),
-                vec![
-                    text(case_id),
-                    text(&opened.name),
-                    text(opened.gender.code()),
-                    date(opened.birth_date),
-                    text(opened.residence_region.as_str()),
-                    opt_text(opened.organization_id.map(|id| id.to_string())),
-                    text(opened.identified_via.code()),
-                    text(CaseStatus::Open.code()),
-                    date(opened.opened_on),
-                    text(opened.risk_level.code()),
-                    version_arg(event.stream_version),
-                    int(event.position),
-                    text(&recorded_at),
-                ],
-            )
-            .await?;
-            for category in &opened.categories {
-                execute(
-                    tx,
-                    names.sql(
-                        "INSERT INTO {case_file_categories} (case_id, category, since_on) VALUES ($1, $2, $3)",
-                    ),
-                    vec![text(case_id), text(category.code()), date(opened.opened_on)],
-                )
-                .await?;
-                record_category_change(
-                    tx,
-                    names,
-                    event,
-                    (*category, "added", "建档时认定", opened.opened_on),
-                )
-                .await?;
-            }
-            refresh_categories(tx, names, case_id).await?;
-            record_risk(tx, names, event, (opened.risk_level, &[], opened.opened_on)).await?;
-        }
-        CaseEvent::CategoriesChanged(changed) => {
-            for category in &changed.removed {
-                execute(
-                    tx,
-                    names.sql(
-                        "DELETE FROM {case_file_categories} WHERE case_id = $1 AND category = $2",
-                    ),
-                    vec![text(case_id), text(category.code())],
-                )
-                .await?;
-                record_category_change(
-                    tx,
-                    names,
-                    event,
-                    (*category, "removed", &changed.reason, changed.effective_on),
-                )
-                .await?;
-            }
-            for category in &changed.added {
-                execute(
-                    tx,
-                    names.sql(
-                        "INSERT INTO {case_file_categories} (case_id, category, since_on) VALUES ($1, $2, $3)",
-                    ),
-                    vec![text(case_id), text(category.code()), date(changed.effective_on)],
-                )
-                .await?;
-                record_category_change(
-                    tx,
-                    names,
-                    event,
-                    (*category, "added", &changed.reason, changed.effective_on),
-                )
-                .await?;
-            }
-            refresh_categories(tx, names, case_id).await?;
-        }
-        CaseEvent::ProfileRecorded(profile) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET economic_source = $2, family_structure = $3, \
-                     lives_alone = $4, monthly_income_fen = $5, profile_recorded_on = $6, \
-                     profile_version = $7 WHERE case_id = $1",
-                ),
-                vec![
-                    text(case_id),
-                    text(&profile.economic_source),
-                    text(&profile.family_structure),
-                    flag(profile.lives_alone),
-                    int(profile.monthly_income_fen),
-                    date(profile.recorded_on),
-                    version_arg(event.stream_version),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::RiskAssessed(assessed) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET risk_level = $2, risk_assessed_on = $3 WHERE case_id = $1",
-                ),
-                vec![
-                    text(case_id),
-                    text(assessed.level.code()),
-                    date(assessed.assessed_on),
-                ],
-            )
-            .await?;
-            record_risk(
-                tx,
-                names,
-                event,
-                (assessed.level, &assessed.factors, assessed.assessed_on),
-            )
-            .await?;
-        }
-        CaseEvent::CaregiverAssigned(assigned) => {
-            execute(
-                tx,
-                names.sql(
-                    "INSERT INTO {case_file_caregivers} (case_id, assigned_version, organization_id, \
-                     worker_id, arrangement, started_on, assigned_by, assigned_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                ),
-                vec![
-                    text(case_id),
-                    version_arg(event.stream_version),
-                    text(assigned.organization_id.to_string()),
-                    text(assigned.worker_id.to_string()),
-                    text(assigned.arrangement.code()),
-                    date(assigned.started_on),
-                    text(&recorder.actor),
-                    text(&recorded_at),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::CaregiverReleased(released) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_file_caregivers} SET ended_on = $4, release_reason = $5, \
-                     released_version = $6, released_by = $7, released_at = $8 \
-                     WHERE case_id = $1 AND organization_id = $2 AND worker_id = $3 \
-                     AND released_version IS NULL",
-                ),
-                vec![
-                    text(case_id),
-                    text(released.organization_id.to_string()),
-                    text(released.worker_id.to_string()),
-                    date(released.ended_on),
-                    text(&released.reason),
-                    version_arg(event.stream_version),
-                    text(&recorder.actor),
-                    text(&recorded_at),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::VisitRecorded(visit) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET visits = visits + 1, last_visit_on = \
-                     CASE WHEN last_visit_on IS NULL OR last_visit_on < $2 THEN $2 ELSE last_visit_on END \
-                     WHERE case_id = $1",
-                ),
-                vec![text(case_id), date(visit.visited_on)],
-            )
-            .await?;
-        }
-        CaseEvent::ServiceDelivered(_) => {
-            execute(
-                tx,
-                names.sql("UPDATE {case_files} SET services = services + 1 WHERE case_id = $1"),
-                vec![text(case_id)],
-            )
-            .await?;
-        }
-        CaseEvent::ReferralMade(made) => {
-            execute(
-                tx,
-                names.sql(
-                    "INSERT INTO {case_file_referrals} (case_id, referral_id, department, referred_on, made_version) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                ),
-                vec![
-                    text(case_id),
-                    text(made.referral_id.to_string()),
-                    text(made.department.code()),
-                    date(made.referred_on),
-                    version_arg(event.stream_version),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::ReferralResolved(resolved) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_file_referrals} SET resolved_on = $3, resolved_version = $4 \
-                     WHERE case_id = $1 AND referral_id = $2",
-                ),
-                vec![
-                    text(case_id),
-                    text(resolved.referral_id.to_string()),
-                    date(resolved.resolved_on),
-                    version_arg(event.stream_version),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::OutcomeRecorded(_) => {}
-        CaseEvent::CaseTransferred(transferred) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET region_code = $2, organization_id = $3 WHERE case_id = $1",
-                ),
-                vec![
-                    text(case_id),
-                    text(transferred.to_region.as_str()),
-                    opt_text(transferred.to_organization_id.map(|id| id.to_string())),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::CaseClosed(closed) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET status = $2, closed_on = $3, close_reason = $4, \
-                     close_note = $5 WHERE case_id = $1",
-                ),
-                vec![
-                    text(case_id),
-                    text(CaseStatus::Closed.code()),
-                    date(closed.closed_on),
-                    text(closed.reason.code()),
-                    text(&closed.note),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::CaseReopened(reopened) => {
-            execute(
-                tx,
-                names.sql(
-                    "UPDATE {case_files} SET status = $2, closed_on = NULL, close_reason = NULL, \
-                     close_note = NULL, reopened_on = $3 WHERE case_id = $1",
-                ),
-                vec![
-                    text(case_id),
-                    text(CaseStatus::Open.code()),
-                    date(reopened.reopened_on),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::EntryCorrected(corrected) => {
-            execute(
-                tx,
-                names.sql(
-                    "INSERT INTO {case_file_corrections} (case_id, stream_version, position, \
-                     target_version, reason, actor, role, organization, recorded_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                ),
-                vec![
-                    text(case_id),
-                    version_arg(event.stream_version),
-                    int(event.position),
-                    version_arg(corrected.corrected_version),
-                    text(&corrected.reason),
-                    text(&recorder.actor),
-                    text(&recorder.role),
-                    opt_text(recorder.organization.clone()),
-                    text(&recorded_at),
-                ],
-            )
-            .await?;
-        }
-        CaseEvent::PersonalDataErased(erased) => {
-            execute(
-                tx,
-                names.sql("UPDATE {case_files} SET erased = 1, erased_on = $2 WHERE case_id = $1"),
-                vec![text(case_id), date(erased.erased_on)],
-            )
-            .await?;
-        }
-    }
-    execute(
-        tx,
-        names.sql(
-            "UPDATE {case_files} SET version = $2, last_position = $3, updated_at = $4 WHERE case_id = $1",
-        ),
-        vec![
-            text(case_id),
-            version_arg(event.stream_version),
-            int(event.position),
-            text(&recorded_at),
-        ],
-    )
-    .await?;
-    insert_timeline(
-        tx,
-        names,
-        case_id,
-        event,
-        describe_case_event(decoded),
-        open_details(event, decoded.sealed_fields()),
-    )
-    .await
-}
-
+/// Applies a need event to the needs of the person it was raised for; the
+/// case whose timeline shows it, `None` for a community need.
 async fn apply_need_event(
     tx: &mut Tx<'_>,
     names: &TableNames,
     event: &RecordedEvent,
     decoded: &NeedEvent,
-) -> Result<(), ProjectionError> {
+) -> Result<Option<String>, ProjectionError> {
     let need_id = event.stream_id.as_str();
     let case_id = if let NeedEvent::NeedRaised(raised) = decoded {
         // A community need belongs to no one's file.
         let Some(case_id) = raised.case_id else {
-            return Ok(());
+            return Ok(None);
         };
         execute(
             tx,
@@ -1170,7 +1149,7 @@ async fn apply_need_event(
         )
         .await?;
         let Some(Some(case_id)) = found.into_iter().next() else {
-            return Ok(());
+            return Ok(None);
         };
         update_need(tx, names, need_id, decoded).await?;
         case_id
@@ -1181,15 +1160,7 @@ async fn apply_need_event(
         vec![text(need_id), version_arg(event.stream_version)],
     )
     .await?;
-    insert_timeline(
-        tx,
-        names,
-        &case_id,
-        event,
-        describe_need_event(decoded),
-        open_details(event, decoded.sealed_fields()),
-    )
-    .await
+    Ok(Some(case_id))
 }
 
 async fn update_need(
