@@ -78,12 +78,6 @@ macro_rules! with_pool {
 /// memory only as pages are used, so idle connections cost nothing.
 const SQLITE_CACHE_SIZE: &str = "-65536";
 
-/// Rows sqlx's SQLite worker thread may queue for the reading task before it
-/// waits. sqlx's default of 50 makes the worker and the reader take turns
-/// every few rows on a busy machine, and each turn is a wake-up through the
-/// kernel; a page of the feed or of verify is a few thousand rows.
-const SQLITE_ROW_BUFFER: usize = 4_096;
-
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -117,8 +111,7 @@ impl Database {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", SQLITE_CACHE_SIZE)
-            .row_buffer_size(SQLITE_ROW_BUFFER))
+            .pragma("cache_size", SQLITE_CACHE_SIZE))
     }
 
     /// Opens a SQLite pool with `options`.

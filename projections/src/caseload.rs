@@ -287,30 +287,120 @@ impl Projection for CaseloadProjection {
         Ok(())
     }
 
-    /// Visits — most of the feed — only add to counters, and no other event
-    /// reads or writes those counters (a case's row exists from its opening,
-    /// which comes first). So a batch's visits are folded in memory and
-    /// written in two multi-row statements at its end; every other event is
-    /// applied as [`Projection::apply`] does, in order.
+    /// A batch is applied through [`CaseloadBatch`]: openings, caregivers
+    /// and visits — most of the feed — are held back and written in a few
+    /// multi-row statements at its end; the rare events that update rows
+    /// are applied as [`Projection::apply`] does, in order, after writing
+    /// what is held back for the tables they touch.
     async fn apply_batch(
         &self,
         tx: &mut Tx<'_>,
         names: &TableNames,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut cases: BTreeMap<&str, (i64, String)> = BTreeMap::new();
-        let mut months: BTreeMap<(&str, String), i64> = BTreeMap::new();
+        let mut batch = CaseloadBatch::default();
         for event in events {
-            if event.stream_type == "care_case" && event.event_type == "VisitRecorded" {
-                let CaseEvent::VisitRecorded(visit) = event
-                    .decode::<CaseEvent>()
-                    .map_err(|error| ProjectionError::at(self.name(), event, error.into()))?
-                else {
-                    continue;
-                };
+            batch
+                .apply(self, tx, names, event)
+                .await
+                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
+        }
+        batch.write(tx, names).await
+    }
+}
+
+/// What a batch holds back. Visits only add to counters that no other event
+/// reads; a case opened in the batch is kept in memory until its end, so
+/// its risk reassessments change it there.
+#[derive(Debug, Default)]
+struct CaseloadBatch {
+    opened: BTreeMap<String, OpenedCase>,
+    open_periods: Vec<Vec<Arg>>,
+    caregivers: Vec<Vec<Arg>>,
+    /// Per case: visits recorded and the latest visit date seen.
+    visits: BTreeMap<String, (i64, String)>,
+    /// Per case and month: visits recorded.
+    months: BTreeMap<(String, String), i64>,
+}
+
+#[derive(Debug)]
+struct OpenedCase {
+    region: String,
+    township: String,
+    county: String,
+    organization_id: Option<String>,
+    risk_level: &'static str,
+    risk_since: String,
+    opened_on: String,
+}
+
+const INSERT_CASES: &str = "INSERT INTO {caseload_cases} (case_id, region, township, county, \
+     organization_id, status, risk_level, risk_since, opened_on, active_since, visits)";
+const INSERT_OPEN_PERIODS: &str =
+    "INSERT INTO {caseload_open_periods} (case_id, opened_version, opened_on)";
+const INSERT_CAREGIVERS: &str = "INSERT INTO {caseload_caregivers} (case_id, organization_id, \
+     worker_id, arrangement, started_on)";
+
+impl CaseloadBatch {
+    async fn apply(
+        &mut self,
+        projection: &CaseloadProjection,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if event.stream_type != "care_case" || !USED_EVENTS.contains(&event.event_type.as_str()) {
+            return Ok(());
+        }
+        let case_id = event.stream_id.as_str();
+        match event.decode::<CaseEvent>()? {
+            CaseEvent::CaseOpened(opened) => {
+                let region = &opened.residence_region;
+                let opened_on = date_text(opened.opened_on);
+                let version =
+                    i64::try_from(event.stream_version).map_err(ProjectionError::decode)?;
+                self.open_periods.push(vec![
+                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Int(Some(version)),
+                    Arg::Text(Some(opened_on.clone())),
+                ]);
+                self.opened.insert(
+                    case_id.to_owned(),
+                    OpenedCase {
+                        region: region.as_str().to_owned(),
+                        township: region.township().to_owned(),
+                        county: region.county().to_owned(),
+                        organization_id: opened.organization_id.map(|id| id.to_string()),
+                        risk_level: opened.risk_level.code(),
+                        risk_since: opened_on.clone(),
+                        opened_on,
+                    },
+                );
+            }
+            CaseEvent::RiskAssessed(assessed) if self.opened.contains_key(case_id) => {
+                if let Some(case) = self.opened.get_mut(case_id) {
+                    // A reassessment at the same level does not restart the
+                    // schedule, as in `apply`.
+                    if case.risk_level != assessed.level.code() {
+                        case.risk_since = date_text(assessed.assessed_on);
+                    }
+                    case.risk_level = assessed.level.code();
+                }
+            }
+            CaseEvent::CaregiverAssigned(assigned) => {
+                self.caregivers.push(vec![
+                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Text(Some(assigned.organization_id.to_string())),
+                    Arg::Text(Some(assigned.worker_id.to_string())),
+                    Arg::Text(Some(assigned.arrangement.code().to_owned())),
+                    Arg::Text(Some(date_text(assigned.started_on))),
+                ]);
+            }
+            CaseEvent::VisitRecorded(visit) => {
                 let visited_on = date_text(visit.visited_on);
-                let case = cases
-                    .entry(event.stream_id.as_str())
+                let case = self
+                    .visits
+                    .entry(case_id.to_owned())
                     .or_insert_with(|| (0, visited_on.clone()));
                 case.0 += 1;
                 // Visits are entered late and out of order: the latest date
@@ -319,18 +409,67 @@ impl Projection for CaseloadProjection {
                     case.1 = visited_on;
                 }
                 let month = visit.visited_on.format("%Y-%m").to_string();
-                *months.entry((event.stream_id.as_str(), month)).or_default() += 1;
-                continue;
+                *self.months.entry((case_id.to_owned(), month)).or_default() += 1;
             }
-            self.apply(tx, names, event)
-                .await
-                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
+            CaseEvent::CaregiverReleased(_) => {
+                self.write_caregivers(tx, names).await?;
+                projection.apply(tx, names, event).await?;
+            }
+            _ => {
+                self.write_opened(tx, names).await?;
+                projection.apply(tx, names, event).await?;
+            }
         }
-        let case_rows = cases
+        Ok(())
+    }
+
+    /// Writes the cases opened in the batch and their open periods.
+    async fn write_opened(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+    ) -> Result<(), ProjectionError> {
+        let cases = std::mem::take(&mut self.opened)
+            .into_iter()
+            .map(|(case_id, case)| {
+                vec![
+                    Arg::Text(Some(case_id)),
+                    Arg::Text(Some(case.region)),
+                    Arg::Text(Some(case.township)),
+                    Arg::Text(Some(case.county)),
+                    Arg::Text(case.organization_id),
+                    Arg::Text(Some("open".to_owned())),
+                    Arg::Text(Some(case.risk_level.to_owned())),
+                    Arg::Text(Some(case.risk_since)),
+                    Arg::Text(Some(case.opened_on.clone())),
+                    Arg::Text(Some(case.opened_on)),
+                    Arg::Int(Some(0)),
+                ]
+            })
+            .collect();
+        execute_rows(tx, &names.render(INSERT_CASES), "", cases).await?;
+        let periods = std::mem::take(&mut self.open_periods);
+        execute_rows(tx, &names.render(INSERT_OPEN_PERIODS), "", periods).await
+    }
+
+    async fn write_caregivers(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+    ) -> Result<(), ProjectionError> {
+        let rows = std::mem::take(&mut self.caregivers);
+        execute_rows(tx, &names.render(INSERT_CAREGIVERS), "", rows).await
+    }
+
+    async fn write(mut self, tx: &mut Tx<'_>, names: &TableNames) -> Result<(), ProjectionError> {
+        self.write_opened(tx, names).await?;
+        self.write_caregivers(tx, names).await?;
+        let case_rows = self
+            .visits
             .into_iter()
             .map(|(case_id, (visits, last))| {
                 vec![
-                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Text(Some(case_id)),
                     Arg::Int(Some(visits)),
                     Arg::Text(Some(last)),
                 ]
@@ -347,11 +486,12 @@ impl Projection for CaseloadProjection {
             case_rows,
         )
         .await?;
-        let month_rows = months
+        let month_rows = self
+            .months
             .into_iter()
             .map(|((case_id, month), visits)| {
                 vec![
-                    Arg::Text(Some(case_id.to_owned())),
+                    Arg::Text(Some(case_id)),
                     Arg::Text(Some(month)),
                     Arg::Int(Some(visits)),
                 ]
