@@ -27,7 +27,7 @@ use shouwang_projections::case_file::{
     mask_id_number, mask_phone, reveal_personal_fields,
 };
 use shouwang_projections::dump::dump_table;
-use shouwang_projections::{Projection, Projector, rebuild};
+use shouwang_projections::{Projection, Projector, ProjectorSettings, rebuild};
 use shouwang_testkit::on_both_backends;
 use uuid::Uuid;
 
@@ -504,6 +504,32 @@ async fn dump_all(db: &Database) -> Vec<Vec<String>> {
 on_both_backends! {
     the_case_file_shows_the_history_with_corrections_and_no_personal_data => case_file_history;
     unsealing_is_logged_and_shows_corrections_and_erasure => reveal_and_erase;
+    one_event_per_batch_gives_the_tables_of_one_batch_for_all => one_event_per_batch;
+}
+
+/// A batch holds back rows and writes them at its end, or before a
+/// statement that needs them; applied one event per batch (nothing held
+/// back) the history gives the same tables as a rebuild, which applies it
+/// in one batch.
+async fn one_event_per_batch(url: &str) {
+    let app = application(url).await;
+    write_history(&app).await;
+    let projector = projector(app.store()).with_settings(ProjectorSettings {
+        batch_size: 1,
+        poll_interval: Duration::from_secs(3600),
+    });
+    projector.prepare().await.unwrap();
+    catch_up(&projector).await;
+    let db = app.store().database();
+    let one_by_one = dump_all(db).await;
+    assert!(
+        one_by_one.iter().all(|table| !table.is_empty()),
+        "the history reaches every table: {one_by_one:?}"
+    );
+    rebuild(app.store(), &CaseFileProjection, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(dump_all(db).await, one_by_one);
 }
 
 async fn case_file_history(url: &str) {
