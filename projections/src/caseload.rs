@@ -120,178 +120,17 @@ impl Projection for CaseloadProjection {
         names: &TableNames,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        if event.stream_type != "care_case" || !USED_EVENTS.contains(&event.event_type.as_str()) {
-            return Ok(());
-        }
-        let case_id = event.stream_id.as_str();
-        let version = i64::try_from(event.stream_version).map_err(ProjectionError::decode)?;
-        match event.decode::<CaseEvent>()? {
-            CaseEvent::CaseOpened(opened) => {
-                let region = opened.residence_region.as_str();
-                let opened_on = date_text(opened.opened_on);
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "INSERT INTO {caseload_cases} (case_id, region, township, county, \
-                         organization_id, status, risk_level, risk_since, opened_on, active_since, \
-                         closed_on, last_visit, visits) \
-                         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $7, NULL, NULL, 0)",
-                    ))
-                    .bind(case_id)
-                    .bind(region)
-                    .bind(opened.residence_region.township())
-                    .bind(opened.residence_region.county())
-                    .bind(opened.organization_id.map(|id| id.to_string()))
-                    .bind(opened.risk_level.code())
-                    .bind(&opened_on)
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(names.sql(
-                        "INSERT INTO {caseload_open_periods} (case_id, opened_version, opened_on, closed_on) \
-                         VALUES ($1, $2, $3, NULL)",
-                    ))
-                    .bind(case_id)
-                    .bind(version)
-                    .bind(&opened_on)
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::RiskAssessed(assessed) => {
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_cases} SET \
-                         risk_since = CASE WHEN risk_level = $2 THEN risk_since ELSE $3 END, \
-                         risk_level = $2 WHERE case_id = $1",
-                    ))
-                    .bind(case_id)
-                    .bind(assessed.level.code())
-                    .bind(date_text(assessed.assessed_on))
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::CaregiverAssigned(assigned) => {
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "INSERT INTO {caseload_caregivers} (case_id, organization_id, worker_id, \
-                         arrangement, started_on) VALUES ($1, $2, $3, $4, $5)",
-                    ))
-                    .bind(case_id)
-                    .bind(assigned.organization_id.to_string())
-                    .bind(assigned.worker_id.to_string())
-                    .bind(assigned.arrangement.code())
-                    .bind(date_text(assigned.started_on))
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::CaregiverReleased(released) => {
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "DELETE FROM {caseload_caregivers} \
-                         WHERE case_id = $1 AND organization_id = $2 AND worker_id = $3",
-                    ))
-                    .bind(case_id)
-                    .bind(released.organization_id.to_string())
-                    .bind(released.worker_id.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::VisitRecorded(visit) => {
-                // Visits are often entered days later and out of order: the
-                // last visit is the latest date seen, never the latest entry.
-                let visited_on = date_text(visit.visited_on);
-                let month = visit.visited_on.format("%Y-%m").to_string();
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_cases} SET visits = visits + 1, \
-                         last_visit = CASE WHEN last_visit IS NULL OR last_visit < $2 \
-                         THEN $2 ELSE last_visit END WHERE case_id = $1",
-                    ))
-                    .bind(case_id)
-                    .bind(&visited_on)
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(names.sql(
-                        "INSERT INTO {caseload_visit_months} (case_id, month, visits) VALUES ($1, $2, 1) \
-                         ON CONFLICT (case_id, month) DO UPDATE SET visits = {caseload_visit_months}.visits + 1",
-                    ))
-                    .bind(case_id)
-                    .bind(&month)
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::CaseTransferred(transferred) => {
-                let region = &transferred.to_region;
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_cases} SET region = $2, township = $3, county = $4, \
-                         organization_id = $5 WHERE case_id = $1",
-                    ))
-                    .bind(case_id)
-                    .bind(region.as_str())
-                    .bind(region.township())
-                    .bind(region.county())
-                    .bind(transferred.to_organization_id.map(|id| id.to_string()))
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::CaseClosed(closed) => {
-                let closed_on = date_text(closed.closed_on);
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_cases} SET status = 'closed', closed_on = $2 WHERE case_id = $1",
-                    ))
-                    .bind(case_id)
-                    .bind(&closed_on)
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_open_periods} SET closed_on = $2 \
-                         WHERE case_id = $1 AND closed_on IS NULL",
-                    ))
-                    .bind(case_id)
-                    .bind(&closed_on)
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            CaseEvent::CaseReopened(reopened) => {
-                let reopened_on = date_text(reopened.reopened_on);
-                with_tx!(tx, conn => {
-                    sqlx::query(names.sql(
-                        "UPDATE {caseload_cases} SET status = 'open', closed_on = NULL, \
-                         active_since = $2 WHERE case_id = $1",
-                    ))
-                    .bind(case_id)
-                    .bind(&reopened_on)
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(names.sql(
-                        "INSERT INTO {caseload_open_periods} (case_id, opened_version, opened_on, closed_on) \
-                         VALUES ($1, $2, $3, NULL)",
-                    ))
-                    .bind(case_id)
-                    .bind(version)
-                    .bind(&reopened_on)
-                    .execute(&mut *conn)
-                    .await?;
-                });
-            }
-            // Filtered out above by event type.
-            _ => {}
-        }
-        Ok(())
+        let mut batch = CaseloadBatch::default();
+        batch.apply(tx, names, event).await?;
+        batch.write(tx, names).await
     }
 
     /// A batch is applied through [`CaseloadBatch`]: openings, caregivers
     /// and visits — most of the feed — are held back and written in a few
     /// multi-row statements at its end; the rare events that update rows
-    /// are applied as [`Projection::apply`] does, in order, after writing
-    /// what is held back for the tables they touch.
+    /// are applied by their own statements, in order, after writing what is
+    /// held back for the tables they touch. `apply` is the same code on a
+    /// batch of one.
     async fn apply_batch(
         &self,
         tx: &mut Tx<'_>,
@@ -301,7 +140,7 @@ impl Projection for CaseloadProjection {
         let mut batch = CaseloadBatch::default();
         for event in events {
             batch
-                .apply(self, tx, names, event)
+                .apply(tx, names, event)
                 .await
                 .map_err(|error| ProjectionError::at(self.name(), event, error))?;
         }
@@ -344,7 +183,6 @@ const INSERT_CAREGIVERS: &str = "INSERT INTO {caseload_caregivers} (case_id, org
 impl CaseloadBatch {
     async fn apply(
         &mut self,
-        projection: &CaseloadProjection,
         tx: &mut Tx<'_>,
         names: &TableNames,
         event: &RecordedEvent,
@@ -353,12 +191,11 @@ impl CaseloadBatch {
             return Ok(());
         }
         let case_id = event.stream_id.as_str();
+        let version = i64::try_from(event.stream_version).map_err(ProjectionError::decode)?;
         match event.decode::<CaseEvent>()? {
             CaseEvent::CaseOpened(opened) => {
                 let region = &opened.residence_region;
                 let opened_on = date_text(opened.opened_on);
-                let version =
-                    i64::try_from(event.stream_version).map_err(ProjectionError::decode)?;
                 self.open_periods.push(vec![
                     Arg::Text(Some(case_id.to_owned())),
                     Arg::Int(Some(version)),
@@ -411,13 +248,13 @@ impl CaseloadBatch {
                 let month = visit.visited_on.format("%Y-%m").to_string();
                 *self.months.entry((case_id.to_owned(), month)).or_default() += 1;
             }
-            CaseEvent::CaregiverReleased(_) => {
+            released @ CaseEvent::CaregiverReleased(_) => {
                 self.write_caregivers(tx, names).await?;
-                projection.apply(tx, names, event).await?;
+                apply_statement(tx, names, case_id, version, released).await?;
             }
-            _ => {
+            other => {
                 self.write_opened(tx, names).await?;
-                projection.apply(tx, names, event).await?;
+                apply_statement(tx, names, case_id, version, other).await?;
             }
         }
         Ok(())
@@ -508,6 +345,106 @@ impl CaseloadBatch {
         )
         .await
     }
+}
+
+/// The events that update rows the batch does not hold: each by its own
+/// statements. Openings, caregivers assigned and visits never come here.
+async fn apply_statement(
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    case_id: &str,
+    version: i64,
+    event: CaseEvent,
+) -> Result<(), ProjectionError> {
+    match event {
+        CaseEvent::RiskAssessed(assessed) => {
+            with_tx!(tx, conn => {
+                sqlx::query(names.sql(
+                    "UPDATE {caseload_cases} SET \
+                     risk_since = CASE WHEN risk_level = $2 THEN risk_since ELSE $3 END, \
+                     risk_level = $2 WHERE case_id = $1",
+                ))
+                .bind(case_id)
+                .bind(assessed.level.code())
+                .bind(date_text(assessed.assessed_on))
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        CaseEvent::CaregiverReleased(released) => {
+            with_tx!(tx, conn => {
+                sqlx::query(names.sql(
+                    "DELETE FROM {caseload_caregivers} \
+                     WHERE case_id = $1 AND organization_id = $2 AND worker_id = $3",
+                ))
+                .bind(case_id)
+                .bind(released.organization_id.to_string())
+                .bind(released.worker_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        CaseEvent::CaseTransferred(transferred) => {
+            let region = &transferred.to_region;
+            with_tx!(tx, conn => {
+                sqlx::query(names.sql(
+                    "UPDATE {caseload_cases} SET region = $2, township = $3, county = $4, \
+                     organization_id = $5 WHERE case_id = $1",
+                ))
+                .bind(case_id)
+                .bind(region.as_str())
+                .bind(region.township())
+                .bind(region.county())
+                .bind(transferred.to_organization_id.map(|id| id.to_string()))
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        CaseEvent::CaseClosed(closed) => {
+            let closed_on = date_text(closed.closed_on);
+            with_tx!(tx, conn => {
+                sqlx::query(names.sql(
+                    "UPDATE {caseload_cases} SET status = 'closed', closed_on = $2 WHERE case_id = $1",
+                ))
+                .bind(case_id)
+                .bind(&closed_on)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(names.sql(
+                    "UPDATE {caseload_open_periods} SET closed_on = $2 \
+                     WHERE case_id = $1 AND closed_on IS NULL",
+                ))
+                .bind(case_id)
+                .bind(&closed_on)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        CaseEvent::CaseReopened(reopened) => {
+            let reopened_on = date_text(reopened.reopened_on);
+            with_tx!(tx, conn => {
+                sqlx::query(names.sql(
+                    "UPDATE {caseload_cases} SET status = 'open', closed_on = NULL, \
+                     active_since = $2 WHERE case_id = $1",
+                ))
+                .bind(case_id)
+                .bind(&reopened_on)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(names.sql(
+                    "INSERT INTO {caseload_open_periods} (case_id, opened_version, opened_on, closed_on) \
+                     VALUES ($1, $2, $3, NULL)",
+                ))
+                .bind(case_id)
+                .bind(version)
+                .bind(&reopened_on)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The care-case events this read model uses. Corrections are not among

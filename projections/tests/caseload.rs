@@ -25,7 +25,7 @@ use shouwang_projections::caseload::{
     monthly_visit_rate, overdue_visits,
 };
 use shouwang_projections::dump::dump_table;
-use shouwang_projections::{Projection, Projector, rebuild};
+use shouwang_projections::{Projection, Projector, ProjectorSettings, rebuild};
 use shouwang_testkit::on_both_backends;
 use uuid::Uuid;
 
@@ -190,7 +190,13 @@ async fn obligations_and_rates(url: &str) {
     let cases = Cases {
         bus: care_case_bus(&store),
     };
-    let projector = Projector::new(store.clone(), shouwang_projections::caseload::projections());
+    // One event per batch, so nothing is held back: the rebuild at the end,
+    // one batch for the whole history, must give the same tables.
+    let projector = Projector::new(store.clone(), shouwang_projections::caseload::projections())
+        .with_settings(ProjectorSettings {
+            batch_size: 1,
+            poll_interval: Duration::from_secs(3600),
+        });
     projector.prepare().await.unwrap();
     let db = store.database();
     let policy = VisitPolicy::default();
