@@ -140,15 +140,32 @@ const MAX_PARAMETERS: usize = 30_000;
 /// width), in as few statements as the parameter limits allow: how a batch
 /// writes what it folded in memory. `head` and `tail` are rendered SQL, e.g.
 /// `INSERT INTO t (a, b)` and `ON CONFLICT …`, or `UPDATE t SET … FROM (` and
-/// `) AS v WHERE t.id = v.column1` (the columns of a `VALUES` list are
-/// `column1`, `column2`, … on both backends). The statements are not kept
-/// prepared: their text changes with the number of rows.
+/// `) AS v WHERE t.id = v.column1` (the columns of the rows are `column1`,
+/// `column2`, … on both backends).
+///
+/// On PostgreSQL the rows go as one array per column, `SELECT * FROM
+/// UNNEST($1::text[], $2::int8[], …) AS v(column1, column2, …)` in place of
+/// the `VALUES` list: one statement whatever the number of rows, whose text
+/// does not change with it, so the server parses and plans it once per
+/// connection instead of planning thousands of parameters per batch. On
+/// SQLite the `VALUES` statements are not kept prepared: their text changes
+/// with the number of rows.
 pub async fn execute_rows(
     tx: &mut Tx<'_>,
     head: &str,
     tail: &str,
     rows: Vec<Vec<Arg>>,
 ) -> Result<(), ProjectionError> {
+    if let Tx::Postgres(conn) = tx
+        && let Some(columns) = Columns::of(&rows)
+    {
+        let sql = columns.unnest_statement(head, tail);
+        columns
+            .bind(sqlx::query(AssertSqlSafe(sql)), rows)
+            .execute(&mut **conn)
+            .await?;
+        return Ok(());
+    }
     for (sql, chunk) in statements(tx, head, tail, rows) {
         crate::with_tx!(tx, conn => {
             bind_all(sqlx::query(AssertSqlSafe(sql)).persistent(false), chunk)
@@ -169,20 +186,123 @@ pub async fn fetch_text_rows(
     rows: Vec<Vec<Arg>>,
 ) -> Result<Vec<Vec<String>>, ProjectionError> {
     let mut returned = Vec::new();
+    if let Tx::Postgres(conn) = tx
+        && let Some(columns) = Columns::of(&rows)
+    {
+        let sql = columns.unnest_statement(head, tail);
+        let fetched = columns
+            .bind(sqlx::query(AssertSqlSafe(sql)), rows)
+            .fetch_all(&mut **conn)
+            .await?;
+        for row in fetched {
+            returned.push(text_columns(&row)?);
+        }
+        return Ok(returned);
+    }
     for (sql, chunk) in statements(tx, head, tail, rows) {
         crate::with_tx!(tx, conn => {
             let fetched = bind_all(sqlx::query(AssertSqlSafe(sql)).persistent(false), chunk)
                 .fetch_all(&mut *conn)
                 .await?;
             for row in fetched {
-                let columns = (0..row.len())
-                    .map(|i| row.try_get::<String, _>(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                returned.push(columns);
+                returned.push(text_columns(&row)?);
             }
         });
     }
     Ok(returned)
+}
+
+fn text_columns<R: Row>(row: &R) -> Result<Vec<String>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..row.len())
+        .map(|i| row.try_get::<String, _>(i))
+        .collect()
+}
+
+/// The kind of every column of a batch's rows, for PostgreSQL's arrays.
+struct Columns(Vec<ColumnKind>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Text,
+    Int,
+}
+
+impl Columns {
+    /// `None` for no rows, or rows whose columns do not keep one kind (they
+    /// are written as a `VALUES` list instead).
+    fn of(rows: &[Vec<Arg>]) -> Option<Self> {
+        let kind = |arg: &Arg| match arg {
+            Arg::Text(_) => ColumnKind::Text,
+            Arg::Int(_) => ColumnKind::Int,
+        };
+        let kinds: Vec<ColumnKind> = rows.first()?.iter().map(kind).collect();
+        rows.iter()
+            .all(|row| row.len() == kinds.len() && row.iter().map(kind).eq(kinds.iter().copied()))
+            .then_some(Self(kinds))
+    }
+
+    fn unnest_statement(&self, head: &str, tail: &str) -> String {
+        let arrays: Vec<String> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| match kind {
+                ColumnKind::Text => format!("${}::text[]", i + 1),
+                ColumnKind::Int => format!("${}::int8[]", i + 1),
+            })
+            .collect();
+        let names: Vec<String> = (1..=self.0.len()).map(|i| format!("column{i}")).collect();
+        format!(
+            "{head} SELECT * FROM UNNEST({}) AS v({}) {tail}",
+            arrays.join(", "),
+            names.join(", ")
+        )
+    }
+
+    /// Binds one array per column, the rows' values in order.
+    fn bind<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        rows: Vec<Vec<Arg>>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        let mut texts: Vec<Vec<Option<String>>> = Vec::new();
+        let mut ints: Vec<Vec<Option<i64>>> = Vec::new();
+        let slots: Vec<usize> = self
+            .0
+            .iter()
+            .map(|kind| match kind {
+                ColumnKind::Text => {
+                    texts.push(Vec::with_capacity(rows.len()));
+                    texts.len() - 1
+                }
+                ColumnKind::Int => {
+                    ints.push(Vec::with_capacity(rows.len()));
+                    ints.len() - 1
+                }
+            })
+            .collect();
+        for row in rows {
+            for (arg, slot) in row.into_iter().zip(&slots) {
+                match arg {
+                    Arg::Text(value) => texts[*slot].push(value),
+                    Arg::Int(value) => ints[*slot].push(value),
+                }
+            }
+        }
+        let mut texts = texts.into_iter();
+        let mut ints = ints.into_iter();
+        for kind in &self.0 {
+            query = match kind {
+                ColumnKind::Text => query.bind(texts.next().unwrap_or_default()),
+                ColumnKind::Int => query.bind(ints.next().unwrap_or_default()),
+            };
+        }
+        query
+    }
 }
 
 fn bind_all<'q, DB>(
@@ -250,6 +370,26 @@ fn statements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_rows_go_as_one_array_per_column() {
+        let rows = vec![
+            vec![Arg::Text(Some("a".into())), Arg::Int(None)],
+            vec![Arg::Text(None), Arg::Int(Some(2))],
+        ];
+        let columns = Columns::of(&rows).expect("one kind per column");
+        assert_eq!(
+            columns.unnest_statement("INSERT INTO t (x, y)", "ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (x, y) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
+             AS v(column1, column2) ON CONFLICT DO NOTHING"
+        );
+        let mixed = vec![vec![Arg::Text(Some("a".into()))], vec![Arg::Int(Some(1))]];
+        assert!(
+            Columns::of(&mixed).is_none(),
+            "mixed kinds fall back to VALUES"
+        );
+        assert!(Columns::of(&[]).is_none());
+    }
 
     #[test]
     fn templates_render_live_and_fresh_names() {
