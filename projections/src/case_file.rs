@@ -824,15 +824,6 @@ impl CaseFileBatch {
         let recorder = Recorder::of(event);
         match decoded {
             CaseEvent::CaseOpened(opened) => {
-                let mut categories: Vec<&'static str> =
-                    opened.categories.iter().map(CareCategory::code).collect();
-                categories.sort_unstable();
-                let listed = Value::Array(
-                    categories
-                        .iter()
-                        .map(|code| Value::String((*code).to_owned()))
-                        .collect(),
-                );
                 self.opened.push(vec![
                     text(case_id),
                     text(&opened.name),
@@ -841,7 +832,9 @@ impl CaseFileBatch {
                     text(opened.residence_region.as_str()),
                     opt_text(opened.organization_id.map(|id| id.to_string())),
                     text(opened.identified_via.code()),
-                    text(listed.to_string()),
+                    text(category_list(
+                        opened.categories.iter().map(CareCategory::code),
+                    )),
                     text(CaseStatus::Open.code()),
                     date(opened.opened_on),
                     text(opened.risk_level.code()),
@@ -1081,8 +1074,8 @@ impl CaseFileBatch {
     }
 }
 
-/// Rewrites the current categories as a JSON list, sorted, from the
-/// membership table (the one filters use).
+/// Rewrites the current categories as a JSON list from the membership
+/// table (the one filters use).
 async fn refresh_categories(
     tx: &mut Tx<'_>,
     names: &TableNames,
@@ -1090,20 +1083,27 @@ async fn refresh_categories(
 ) -> Result<(), ProjectionError> {
     let current = fetch_texts(
         tx,
-        names.sql(
-            "SELECT category FROM {case_file_categories} WHERE case_id = $1 ORDER BY category",
-        ),
+        names.sql("SELECT category FROM {case_file_categories} WHERE case_id = $1"),
         vec![text(case_id)],
     )
     .await?;
-    let list = Value::Array(current.into_iter().flatten().map(Value::String).collect());
+    let list = category_list(current.into_iter().flatten());
     execute(
         tx,
         names.sql("UPDATE {case_files} SET categories = $2 WHERE case_id = $1"),
-        vec![text(case_id), text(list.to_string())],
+        vec![text(case_id), text(list)],
     )
     .await?;
     Ok(())
+}
+
+/// Category codes as the JSON list `case_files.categories` holds, sorted by
+/// their bytes here rather than by the database, whose collation may differ
+/// (`severe_mental_disorder` sorts after `severely_disabled` in en_US).
+fn category_list(codes: impl IntoIterator<Item = impl Into<String>>) -> String {
+    let mut codes: Vec<String> = codes.into_iter().map(Into::into).collect();
+    codes.sort_unstable();
+    Value::Array(codes.into_iter().map(Value::String).collect()).to_string()
 }
 
 /// Applies a need event to the needs of the person it was raised for; the
