@@ -36,6 +36,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::audit::{NewAccess, record_access};
+use crate::projector::{BatchBuffer, apply_buffered};
 use crate::sql::execute_rows;
 use crate::{Projection, ProjectionError, TableNames, Tx};
 
@@ -230,9 +231,7 @@ impl Projection for CaseFileProjection {
         names: &TableNames,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        let mut batch = CaseFileBatch::default();
-        batch.apply(tx, names, event).await?;
-        batch.write(tx, names).await
+        apply_buffered::<CaseFileBatch>(self.name(), tx, names, std::slice::from_ref(event)).await
     }
 
     async fn apply_batch(
@@ -241,14 +240,7 @@ impl Projection for CaseFileProjection {
         names: &TableNames,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut batch = CaseFileBatch::default();
-        for event in events {
-            batch
-                .apply(tx, names, event)
-                .await
-                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
-        }
-        batch.write(tx, names).await
+        apply_buffered::<CaseFileBatch>(self.name(), tx, names, events).await
     }
 }
 
@@ -689,7 +681,8 @@ fn delta_row(case_id: String, delta: CaseDelta) -> Vec<Arg> {
     ]
 }
 
-impl CaseFileBatch {
+#[async_trait]
+impl BatchBuffer for CaseFileBatch {
     async fn apply(
         &mut self,
         tx: &mut Tx<'_>,
@@ -752,7 +745,9 @@ impl CaseFileBatch {
         }
         Ok(())
     }
+}
 
+impl CaseFileBatch {
     /// Writes the rows held back for `tables`, before a statement that
     /// reads or updates them.
     async fn flush(

@@ -23,6 +23,7 @@ use shouwang_domain::vocabulary::RiskLevel;
 use shouwang_infrastructure::{Backend, Database, RecordedEvent, with_pool};
 use uuid::Uuid;
 
+use crate::projector::{BatchBuffer, apply_buffered};
 use crate::sql::{Arg, TableNames, Tx, execute_rows};
 use crate::{Projection, ProjectionError, with_tx};
 
@@ -120,31 +121,16 @@ impl Projection for CaseloadProjection {
         names: &TableNames,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
-        let mut batch = CaseloadBatch::default();
-        batch.apply(tx, names, event).await?;
-        batch.write(tx, names).await
+        apply_buffered::<CaseloadBatch>(self.name(), tx, names, std::slice::from_ref(event)).await
     }
 
-    /// A batch is applied through [`CaseloadBatch`]: openings, caregivers
-    /// and visits — most of the feed — are held back and written in a few
-    /// multi-row statements at its end; the rare events that update rows
-    /// are applied by their own statements, in order, after writing what is
-    /// held back for the tables they touch. `apply` is the same code on a
-    /// batch of one.
     async fn apply_batch(
         &self,
         tx: &mut Tx<'_>,
         names: &TableNames,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut batch = CaseloadBatch::default();
-        for event in events {
-            batch
-                .apply(tx, names, event)
-                .await
-                .map_err(|error| ProjectionError::at(self.name(), event, error))?;
-        }
-        batch.write(tx, names).await
+        apply_buffered::<CaseloadBatch>(self.name(), tx, names, events).await
     }
 }
 
@@ -180,7 +166,8 @@ const INSERT_OPEN_PERIODS: &str =
 const INSERT_CAREGIVERS: &str = "INSERT INTO {caseload_caregivers} (case_id, organization_id, \
      worker_id, arrangement, started_on)";
 
-impl CaseloadBatch {
+#[async_trait]
+impl BatchBuffer for CaseloadBatch {
     async fn apply(
         &mut self,
         tx: &mut Tx<'_>,
@@ -260,44 +247,6 @@ impl CaseloadBatch {
         Ok(())
     }
 
-    /// Writes the cases opened in the batch and their open periods.
-    async fn write_opened(
-        &mut self,
-        tx: &mut Tx<'_>,
-        names: &TableNames,
-    ) -> Result<(), ProjectionError> {
-        let cases = std::mem::take(&mut self.opened)
-            .into_iter()
-            .map(|(case_id, case)| {
-                vec![
-                    Arg::Text(Some(case_id)),
-                    Arg::Text(Some(case.region)),
-                    Arg::Text(Some(case.township)),
-                    Arg::Text(Some(case.county)),
-                    Arg::Text(case.organization_id),
-                    Arg::Text(Some("open".to_owned())),
-                    Arg::Text(Some(case.risk_level.to_owned())),
-                    Arg::Text(Some(case.risk_since)),
-                    Arg::Text(Some(case.opened_on.clone())),
-                    Arg::Text(Some(case.opened_on)),
-                    Arg::Int(Some(0)),
-                ]
-            })
-            .collect();
-        execute_rows(tx, &names.render(INSERT_CASES), "", cases).await?;
-        let periods = std::mem::take(&mut self.open_periods);
-        execute_rows(tx, &names.render(INSERT_OPEN_PERIODS), "", periods).await
-    }
-
-    async fn write_caregivers(
-        &mut self,
-        tx: &mut Tx<'_>,
-        names: &TableNames,
-    ) -> Result<(), ProjectionError> {
-        let rows = std::mem::take(&mut self.caregivers);
-        execute_rows(tx, &names.render(INSERT_CAREGIVERS), "", rows).await
-    }
-
     async fn write(mut self, tx: &mut Tx<'_>, names: &TableNames) -> Result<(), ProjectionError> {
         self.write_opened(tx, names).await?;
         self.write_caregivers(tx, names).await?;
@@ -344,6 +293,46 @@ impl CaseloadBatch {
             month_rows,
         )
         .await
+    }
+}
+
+impl CaseloadBatch {
+    /// Writes the cases opened in the batch and their open periods.
+    async fn write_opened(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+    ) -> Result<(), ProjectionError> {
+        let cases = std::mem::take(&mut self.opened)
+            .into_iter()
+            .map(|(case_id, case)| {
+                vec![
+                    Arg::Text(Some(case_id)),
+                    Arg::Text(Some(case.region)),
+                    Arg::Text(Some(case.township)),
+                    Arg::Text(Some(case.county)),
+                    Arg::Text(case.organization_id),
+                    Arg::Text(Some("open".to_owned())),
+                    Arg::Text(Some(case.risk_level.to_owned())),
+                    Arg::Text(Some(case.risk_since)),
+                    Arg::Text(Some(case.opened_on.clone())),
+                    Arg::Text(Some(case.opened_on)),
+                    Arg::Int(Some(0)),
+                ]
+            })
+            .collect();
+        execute_rows(tx, &names.render(INSERT_CASES), "", cases).await?;
+        let periods = std::mem::take(&mut self.open_periods);
+        execute_rows(tx, &names.render(INSERT_OPEN_PERIODS), "", periods).await
+    }
+
+    async fn write_caregivers(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+    ) -> Result<(), ProjectionError> {
+        let rows = std::mem::take(&mut self.caregivers);
+        execute_rows(tx, &names.render(INSERT_CAREGIVERS), "", rows).await
     }
 }
 

@@ -115,6 +115,43 @@ pub trait Projection: Send + Sync {
     }
 }
 
+/// What a projection holds back over a batch, to write at its end in a few
+/// multi-row statements (`case_file`, `caseload`). An event whose statements
+/// read or update a held-back table writes that table first, so the result
+/// is that of applying the events one by one.
+#[async_trait]
+pub(crate) trait BatchBuffer: Default + Send {
+    /// Applies one event: held back, or written by its own statements.
+    async fn apply(
+        &mut self,
+        tx: &mut Tx<'_>,
+        names: &TableNames,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError>;
+
+    /// Writes everything held back.
+    async fn write(self, tx: &mut Tx<'_>, names: &TableNames) -> Result<(), ProjectionError>;
+}
+
+/// Applies `events` through a fresh `B` and writes it: the `apply_batch` of
+/// a projection that buffers, and its `apply` as a batch of one, so
+/// incremental and rebuilt tables agree by construction.
+pub(crate) async fn apply_buffered<B: BatchBuffer>(
+    projection: &'static str,
+    tx: &mut Tx<'_>,
+    names: &TableNames,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let mut buffer = B::default();
+    for event in events {
+        buffer
+            .apply(tx, names, event)
+            .await
+            .map_err(|error| ProjectionError::at(projection, event, error))?;
+    }
+    buffer.write(tx, names).await
+}
+
 /// Where a projection stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectionStatus {
