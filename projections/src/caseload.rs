@@ -201,16 +201,22 @@ impl BatchBuffer for CaseloadBatch {
                     },
                 );
             }
-            CaseEvent::RiskAssessed(assessed) if self.opened.contains_key(case_id) => {
-                if let Some(case) = self.opened.get_mut(case_id) {
-                    // A reassessment at the same level does not restart the
-                    // schedule, as in `apply`.
+            CaseEvent::RiskAssessed(assessed) => match self.opened.get_mut(case_id) {
+                // Opened in this batch: reassessed in memory. A reassessment
+                // at the same level does not restart the schedule, as in the
+                // UPDATE of `apply_statement`.
+                Some(case) => {
                     if case.risk_level != assessed.level.code() {
                         case.risk_since = date_text(assessed.assessed_on);
                     }
                     case.risk_level = assessed.level.code();
                 }
-            }
+                // Its row is already written: nothing held back to write first.
+                None => {
+                    let assessed = CaseEvent::RiskAssessed(assessed);
+                    apply_statement(tx, names, case_id, version, assessed).await?;
+                }
+            },
             CaseEvent::CaregiverAssigned(assigned) => {
                 self.caregivers.push(vec![
                     Arg::Text(Some(case_id.to_owned())),

@@ -154,17 +154,20 @@ pub async fn execute_rows(
     tx: &mut Tx<'_>,
     head: &str,
     tail: &str,
-    rows: Vec<Vec<Arg>>,
+    mut rows: Vec<Vec<Arg>>,
 ) -> Result<(), ProjectionError> {
-    if let Tx::Postgres(conn) = tx
-        && let Some(columns) = Columns::of(&rows)
-    {
-        let sql = columns.unnest_statement(head, tail);
-        columns
-            .bind(sqlx::query(AssertSqlSafe(sql)), rows)
-            .execute(&mut **conn)
-            .await?;
-        return Ok(());
+    if let Tx::Postgres(conn) = tx {
+        match Columns::from_rows(rows) {
+            Ok(columns) => {
+                let sql = columns.unnest_statement(head, tail);
+                columns
+                    .bind(sqlx::query(AssertSqlSafe(sql)))
+                    .execute(&mut **conn)
+                    .await?;
+                return Ok(());
+            }
+            Err(unchanged) => rows = unchanged,
+        }
     }
     for (sql, chunk) in statements(tx, head, tail, rows) {
         crate::with_tx!(tx, conn => {
@@ -183,21 +186,24 @@ pub async fn fetch_text_rows(
     tx: &mut Tx<'_>,
     head: &str,
     tail: &str,
-    rows: Vec<Vec<Arg>>,
+    mut rows: Vec<Vec<Arg>>,
 ) -> Result<Vec<Vec<String>>, ProjectionError> {
     let mut returned = Vec::new();
-    if let Tx::Postgres(conn) = tx
-        && let Some(columns) = Columns::of(&rows)
-    {
-        let sql = columns.unnest_statement(head, tail);
-        let fetched = columns
-            .bind(sqlx::query(AssertSqlSafe(sql)), rows)
-            .fetch_all(&mut **conn)
-            .await?;
-        for row in fetched {
-            returned.push(text_columns(&row)?);
+    if let Tx::Postgres(conn) = tx {
+        match Columns::from_rows(rows) {
+            Ok(columns) => {
+                let sql = columns.unnest_statement(head, tail);
+                let fetched = columns
+                    .bind(sqlx::query(AssertSqlSafe(sql)))
+                    .fetch_all(&mut **conn)
+                    .await?;
+                for row in fetched {
+                    returned.push(text_columns(&row)?);
+                }
+                return Ok(returned);
+            }
+            Err(unchanged) => rows = unchanged,
         }
-        return Ok(returned);
     }
     for (sql, chunk) in statements(tx, head, tail, rows) {
         crate::with_tx!(tx, conn => {
@@ -222,27 +228,50 @@ where
         .collect()
 }
 
-/// The kind of every column of a batch's rows, for PostgreSQL's arrays.
-struct Columns(Vec<ColumnKind>);
+/// A batch's rows as one array per column, for PostgreSQL's `UNNEST`.
+struct Columns(Vec<Column>);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnKind {
-    Text,
-    Int,
+enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
 }
 
 impl Columns {
-    /// `None` for no rows, or rows whose columns do not keep one kind (they
-    /// are written as a `VALUES` list instead).
-    fn of(rows: &[Vec<Arg>]) -> Option<Self> {
-        let kind = |arg: &Arg| match arg {
-            Arg::Text(_) => ColumnKind::Text,
-            Arg::Int(_) => ColumnKind::Int,
+    /// The rows turned into columns; the rows back, untouched, when there
+    /// are none or a column does not keep one kind (they are then written
+    /// as a `VALUES` list).
+    fn from_rows(rows: Vec<Vec<Arg>>) -> Result<Self, Vec<Vec<Arg>>> {
+        let Some(first) = rows.first() else {
+            return Err(rows);
         };
-        let kinds: Vec<ColumnKind> = rows.first()?.iter().map(kind).collect();
-        rows.iter()
-            .all(|row| row.len() == kinds.len() && row.iter().map(kind).eq(kinds.iter().copied()))
-            .then_some(Self(kinds))
+        let same_kinds = |row: &Vec<Arg>| {
+            row.len() == first.len()
+                && row
+                    .iter()
+                    .zip(first)
+                    .all(|(a, b)| std::mem::discriminant(a) == std::mem::discriminant(b))
+        };
+        if !rows.iter().all(same_kinds) {
+            return Err(rows);
+        }
+        let mut columns: Vec<Column> = first
+            .iter()
+            .map(|arg| match arg {
+                Arg::Text(_) => Column::Text(Vec::with_capacity(rows.len())),
+                Arg::Int(_) => Column::Int(Vec::with_capacity(rows.len())),
+            })
+            .collect();
+        for row in rows {
+            for (arg, column) in row.into_iter().zip(&mut columns) {
+                match (column, arg) {
+                    (Column::Text(values), Arg::Text(value)) => values.push(value),
+                    (Column::Int(values), Arg::Int(value)) => values.push(value),
+                    // Every row has the first row's kinds, checked above.
+                    (Column::Text(_) | Column::Int(_), _) => {}
+                }
+            }
+        }
+        Ok(Self(columns))
     }
 
     fn unnest_statement(&self, head: &str, tail: &str) -> String {
@@ -250,9 +279,9 @@ impl Columns {
             .0
             .iter()
             .enumerate()
-            .map(|(i, kind)| match kind {
-                ColumnKind::Text => format!("${}::text[]", i + 1),
-                ColumnKind::Int => format!("${}::int8[]", i + 1),
+            .map(|(i, column)| match column {
+                Column::Text(_) => format!("${}::text[]", i + 1),
+                Column::Int(_) => format!("${}::int8[]", i + 1),
             })
             .collect();
         let names: Vec<String> = (1..=self.0.len()).map(|i| format!("column{i}")).collect();
@@ -263,42 +292,15 @@ impl Columns {
         )
     }
 
-    /// Binds one array per column, the rows' values in order.
+    /// Binds one array per column, in column order.
     fn bind<'q>(
-        &self,
+        self,
         mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        rows: Vec<Vec<Arg>>,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        let mut texts: Vec<Vec<Option<String>>> = Vec::new();
-        let mut ints: Vec<Vec<Option<i64>>> = Vec::new();
-        let slots: Vec<usize> = self
-            .0
-            .iter()
-            .map(|kind| match kind {
-                ColumnKind::Text => {
-                    texts.push(Vec::with_capacity(rows.len()));
-                    texts.len() - 1
-                }
-                ColumnKind::Int => {
-                    ints.push(Vec::with_capacity(rows.len()));
-                    ints.len() - 1
-                }
-            })
-            .collect();
-        for row in rows {
-            for (arg, slot) in row.into_iter().zip(&slots) {
-                match arg {
-                    Arg::Text(value) => texts[*slot].push(value),
-                    Arg::Int(value) => ints[*slot].push(value),
-                }
-            }
-        }
-        let mut texts = texts.into_iter();
-        let mut ints = ints.into_iter();
-        for kind in &self.0 {
-            query = match kind {
-                ColumnKind::Text => query.bind(texts.next().unwrap_or_default()),
-                ColumnKind::Int => query.bind(ints.next().unwrap_or_default()),
+        for column in self.0 {
+            query = match column {
+                Column::Text(values) => query.bind(values),
+                Column::Int(values) => query.bind(values),
             };
         }
         query
@@ -377,7 +379,9 @@ mod tests {
             vec![Arg::Text(Some("a".into())), Arg::Int(None)],
             vec![Arg::Text(None), Arg::Int(Some(2))],
         ];
-        let columns = Columns::of(&rows).expect("one kind per column");
+        let Ok(columns) = Columns::from_rows(rows) else {
+            panic!("one kind per column");
+        };
         assert_eq!(
             columns.unnest_statement("INSERT INTO t (x, y)", "ON CONFLICT DO NOTHING"),
             "INSERT INTO t (x, y) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
@@ -385,10 +389,10 @@ mod tests {
         );
         let mixed = vec![vec![Arg::Text(Some("a".into()))], vec![Arg::Int(Some(1))]];
         assert!(
-            Columns::of(&mixed).is_none(),
+            Columns::from_rows(mixed).is_err(),
             "mixed kinds fall back to VALUES"
         );
-        assert!(Columns::of(&[]).is_none());
+        assert!(Columns::from_rows(Vec::new()).is_err());
     }
 
     #[test]
